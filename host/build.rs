@@ -1,0 +1,14 @@
+//! Builds the example rules for wasm32-wasip2 so the binary embeds them: `rulegate
+//! serve` then runs the example tenants with no files at all.
+
+
+include!("build_guests.rs");
+
+fn main() {
+    let host = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let repository = host.parent().expect("host/ sits in the repository");
+    let examples = ["eu-shop", "us-shop", "catalog-shop"];
+    for (name, artifact) in build_guests(repository, &repository.join("example-rules"), &examples) {
+        println!("cargo:rustc-env={}={}", artifact_variable(&name), artifact.display());
+    }
+}

@@ -1,0 +1,62 @@
+//! The sandbox that runs rules modules: one wasmtime engine, modules compiled once and
+//! cached, a fresh isolated instance per callback with fuel, memory, deadline and stack
+//! limits, and the same rules compiled natively for tests and benchmarks.
+//!
+//! The engine knows the contract, never a platform: it takes a canonical [`Cart`] and
+//! returns decisions, checked against the contract, with a [`Usage`] report.
+
+pub(crate) mod bindings;
+mod cache;
+mod config;
+mod contract;
+mod error;
+mod executor;
+mod inspect;
+mod limits;
+mod native;
+mod usage;
+mod wasm;
+
+use std::sync::Arc;
+
+pub use cache::ArtifactCache;
+pub use config::EngineSettings;
+pub use error::{EngineError, LoadError};
+pub use executor::Executor;
+pub use inspect::{ImportCheck, Inspection};
+pub use limits::Limits;
+pub use native::NativeRules;
+pub use usage::{LogEntry, Usage};
+pub use wasm::{Engine, ModuleHash, WasmRules};
+
+use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
+
+/// A rules implementation the host can ask for decisions: a WebAssembly component
+/// ([`WasmRules`]) or the same rules linked natively ([`NativeRules`]).
+pub trait RuleSet: Send + Sync + 'static {
+    /// What is running: `sha256:<hex>` for a module, `native:<name>` for native rules.
+    fn id(&self) -> &str;
+
+    /// Starts the decisions of one callback: a fresh, isolated instance under `limits`.
+    fn session(&self, limits: &Limits) -> Box<dyn Session + '_>;
+}
+
+/// The decisions of one callback, made on one isolated instance. A decision that fails
+/// (trap, fuel, deadline, memory, contract) does not poison the next: it runs on a fresh
+/// instance.
+pub trait Session {
+    /// The `shipping-options` decision, checked against the contract.
+    fn shipping_options(&mut self, cart: &Cart) -> Result<Decided<Vec<ShippingOption>>, EngineError>;
+
+    /// The `tax` decision, checked against the contract.
+    fn tax(&mut self, cart: &Cart) -> Result<Decided<TaxDecision>, EngineError>;
+
+    /// The `validate` decision, checked against the contract.
+    fn validate(&mut self, cart: &Cart) -> Result<Decided<Verdict>, EngineError>;
+
+    /// What the session has used so far.
+    fn usage(&self) -> &Usage;
+}
+
+/// A shared, type-erased rule set.
+pub type SharedRuleSet = Arc<dyn RuleSet>;

@@ -1,0 +1,38 @@
+//! What a session used: the one report the CLI, logs and metrics read.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::model::LogLevel;
+
+/// Resources used by the decisions of one session, and what the module logged.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Usage {
+    /// Fuel consumed, summed over decisions.
+    pub fuel: u64,
+    /// The largest linear memory any instance reached, in bytes.
+    pub peak_memory_bytes: u64,
+    /// Wall-clock time spent instantiating and calling, summed over decisions.
+    #[serde(serialize_with = "serialize_micros", rename = "elapsed_us")]
+    pub elapsed: Duration,
+    /// Instances created (1 unless a decision failed and the next needed a fresh one).
+    pub instances: u32,
+    /// Messages the module logged through the host, in order, bounded.
+    pub logs: Vec<LogEntry>,
+    /// Log messages dropped because the bound was reached.
+    pub logs_dropped: u32,
+}
+
+/// One message a module logged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogEntry {
+    /// Its level.
+    pub level: LogLevel,
+    /// The text, truncated to the per-message bound.
+    pub message: String,
+}
+
+fn serialize_micros<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(duration.as_micros() as u64)
+}

@@ -1,0 +1,5 @@
+//! The `rulegate` command.
+
+fn main() -> std::process::ExitCode {
+    rulegate::cli::main()
+}

@@ -1,0 +1,47 @@
+//! The canonical cart and decisions every platform adapter maps to and from.
+//!
+//! These are the contract's types exactly as `wit/checkout.wit` defines them (generated,
+//! never restated). Their JSON form (serde, field names in snake_case, enum variants in
+//! UpperCamelCase) is what `rulegate run --input` reads and the decision log writes.
+
+pub use crate::engine::bindings::rulegate::checkout::host::LogLevel;
+pub use crate::engine::bindings::rulegate::checkout::types::{
+    Address, Attribute, BasisPoints, Cart, Customer, CustomerKind, Line, LineKind, MilliUnits,
+    MinorUnits, PickupPoint, Platform, Price, Rejection, RejectionCode, RuleError, SeparateTax,
+    ShippingMethod, ShippingOption, TaxDecision, Verdict,
+};
+
+/// A module's answer to one decision: the decision, or its declared refusal.
+pub type Decided<T> = Result<T, RuleError>;
+
+/// The three decisions a rules module exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// `shipping-options`: which options at what price.
+    Shipping,
+    /// `tax`: the rate of every line and separate tax lines.
+    Tax,
+    /// `validate`: accept or reject the order.
+    Validate,
+}
+
+impl DecisionKind {
+    /// All decisions, in the order the host asks them when it needs several.
+    pub const ALL: [DecisionKind; 3] = [DecisionKind::Tax, DecisionKind::Shipping, DecisionKind::Validate];
+
+    /// The name of the export in the contract.
+    pub fn export_name(self) -> &'static str {
+        match self {
+            DecisionKind::Shipping => "shipping-options",
+            DecisionKind::Tax => "tax",
+            DecisionKind::Validate => "validate",
+        }
+    }
+}
+
+impl std::fmt::Display for DecisionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.export_name())
+    }
+}
