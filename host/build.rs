@@ -9,6 +9,8 @@ fn main() {
     let repository = host.parent().expect("host/ sits in the repository");
     let examples = ["eu-shop", "us-shop", "catalog-shop"];
     for (name, artifact) in build_guests(repository, &repository.join("example-rules"), &examples) {
-        println!("cargo:rustc-env={}={}", artifact_variable(&name), artifact.display());
+        // Published as RULEGATE_WASM_EU_SHOP and so on, for `include_bytes!`.
+        let variable = format!("RULEGATE_WASM_{}", name.to_uppercase().replace('-', "_"));
+        println!("cargo:rustc-env={variable}={}", artifact.display());
     }
 }

@@ -79,8 +79,3 @@ fn require_guest_target() {
         );
     }
 }
-
-/// The environment variable a module's path is published under: `RULEGATE_WASM_EU_SHOP`.
-fn artifact_variable(name: &str) -> String {
-    format!("RULEGATE_WASM_{}", name.to_uppercase().replace('-', "_"))
-}

@@ -108,11 +108,13 @@ impl Cart {
     }
 
     /// The sum of all line totals (goods, discounts, fees) including tax, where each
-    /// tax-exclusive line is grossed up at `rate_of(line)`. `None` when a line has no
-    /// price.
+    /// tax-exclusive line is grossed up at `rate_of(line)` (called only for those).
+    /// `None` when a line has no price.
     pub fn total_gross(&self, rate_of: impl Fn(&Line) -> u32) -> Option<i64> {
         self.lines.iter().try_fold(0i64, |sum, line| {
-            Some(sum.saturating_add(line.total()?.gross(rate_of(line))))
+            let total = line.total()?;
+            let gross = if total.includes_tax { total.amount } else { money::add_tax(total.amount, rate_of(line)) };
+            Some(sum.saturating_add(gross))
         })
     }
 }

@@ -26,6 +26,8 @@
 //! The same crate compiles natively, so rules are unit-tested with plain `cargo test`;
 //! [`testing`] builds carts for those tests.
 
+#[cfg(all(target_family = "wasm", feature = "bump-allocator"))]
+mod allocator;
 pub mod helpers;
 pub mod log;
 pub mod money;

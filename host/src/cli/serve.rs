@@ -50,6 +50,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("listening on {address}"))?;
+        // A stable line on stdout that scripts and tests wait for.
+        println!("rulegate listening on http://{}", listener.local_addr()?);
         server::serve(listener, state, server::shutdown_signal()).await
     })?;
     Ok(ExitCode::SUCCESS)

@@ -39,9 +39,9 @@ impl ArtifactCache {
     /// The cached component for `hash`, if present and loadable by this engine.
     pub(crate) fn load(&self, engine: &wasmtime::Engine, hash: &ModuleHash) -> Option<Component> {
         let path = self.path(engine, hash);
-        if !path.exists() {
-            return None;
-        }
+        // Read into memory rather than map the file: a file changed under a mapping
+        // would crash the process (SIGBUS) instead of failing this load.
+        let bytes = std::fs::read(&path).ok()?;
         // SAFETY: deserializing runs native code produced by a compiler, so the bytes
         // must come from `Component::serialize` of this engine configuration. They do:
         // only `store` below writes this directory, under a name derived from the
@@ -49,7 +49,7 @@ impl ArtifactCache {
         // the header (version, configuration) again before using it. A cache directory
         // must therefore be writable by the rulegate process only.
         #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize_file(engine, &path) };
+        let loaded = unsafe { Component::deserialize(engine, &bytes) };
         match loaded {
             Ok(component) => Some(component),
             Err(error) => {

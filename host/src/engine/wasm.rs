@@ -422,6 +422,9 @@ fn classify(error: wasmtime::Error, state: &CallState, limits: &Limits) -> Engin
         Some(Trap::UnreachableCodeReached) => EngineError::Trap {
             message: format!("unreachable code reached (a Rust guest panicked or aborted)\n{error:?}"),
         },
+        Some(Trap::StackOverflow) => EngineError::Trap {
+            message: format!("stack overflow (unbounded recursion?)\n{error:?}"),
+        },
         Some(trap) => EngineError::Trap { message: format!("{trap}\n{error:?}") },
         None => EngineError::Trap { message: format!("{error:?}") },
     }

@@ -1,0 +1,69 @@
+//! Starts the real server as a process on an ephemeral loopback port, and stops it.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A running `rulegate serve`, killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    /// Where it listens.
+    pub address: SocketAddr,
+    child: Child,
+    /// The server's working directory (its default state directory lives there).
+    pub workdir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `rulegate serve` with `config` (the embedded default when `None`) on
+    /// 127.0.0.1 and an ephemeral port, and waits until it listens.
+    pub fn start(config: Option<&Path>) -> Server {
+        let workdir = tempfile::tempdir().expect("a working directory");
+        let mut command = Command::new(binary());
+        command.current_dir(workdir.path()).args(["serve", "--listen", "127.0.0.1:0"]);
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
+        let mut child = command
+            .env("RULEGATE_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting rulegate serve");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .and_then(Result::ok)
+                .unwrap_or_else(|| panic!("rulegate serve exited before listening: {:?}", child.wait()));
+            if let Some(url) = line.strip_prefix("rulegate listening on http://") {
+                break url.trim().parse().expect("a socket address");
+            }
+        };
+        Server { address, child, workdir }
+    }
+
+    /// The process id, for signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The path of the `rulegate` binary under test (`rulegate-e2e`, which cargo builds
+/// next to the integration tests of this package).
+pub fn binary() -> PathBuf {
+    let test = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = test.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let binary = profile_dir.join(format!("rulegate-e2e{}", std::env::consts::EXE_SUFFIX));
+    assert!(binary.exists(), "{} is missing: run the tests with cargo", binary.display());
+    binary
+}

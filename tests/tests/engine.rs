@@ -1,0 +1,257 @@
+//! The sandbox: example modules answer; hostile modules are stopped with the right typed
+//! error; refused modules never load; the engine keeps serving after every failure.
+
+use std::time::Duration;
+
+use rulegate::engine::{ArtifactCache, Engine, EngineError, EngineSettings, Limits, LoadError, RuleSet};
+use rulegate::model::{CustomerKind, RejectionCode, RuleError, ShippingMethod, Verdict};
+use rulegate_tests::{cart, engine, example_wasm, limits, load, module};
+
+#[test]
+fn every_example_loads_and_answers() {
+    let engine = engine();
+
+    let eu = load(&engine, example_wasm("eu-shop"));
+    let mut session = eu.session(&limits());
+    let fr = cart("EUR", "FR", 3);
+    assert_eq!(session.tax(&fr).unwrap().unwrap().line_rates, vec![2000, 2000, 2000]);
+    let options = session.shipping_options(&fr).unwrap().unwrap();
+    assert_eq!(options[0].id, "standard");
+    assert_eq!(options[0].tax_rate, 2000);
+    assert_eq!(session.validate(&fr).unwrap().unwrap(), Verdict::Approve);
+    assert_eq!(session.usage().instances, 1, "one instance serves all decisions of a callback");
+    assert!(session.usage().fuel > 0);
+    assert!(session.usage().peak_memory_bytes > 0);
+
+    let us = load(&engine, example_wasm("us-shop"));
+    let mut session = us.session(&limits());
+    let ca = cart("USD", "US", 2);
+    let tax = session.tax(&ca).unwrap().unwrap();
+    assert_eq!(tax.line_rates, vec![0, 0]);
+    assert_eq!((tax.separate[0].rate, tax.separate[0].lines.clone()), (725, vec![0, 1]));
+    let mut po_box = ca.clone();
+    po_box.shipping_address.as_mut().unwrap().street_lines = vec!["PO Box 42".into()];
+    assert!(matches!(session.shipping_options(&po_box).unwrap(), Err(RuleError::AddressUnsupported(_))));
+
+    let catalog = load(&engine, example_wasm("catalog-shop"));
+    let mut session = catalog.session(&limits());
+    let unknown = cart("SEK", "SE", 1);
+    let Ok(Verdict::Reject(rejection)) = session.validate(&unknown).unwrap() else { panic!("approved an unknown product") };
+    assert_eq!(rejection.code, RejectionCode::NotAvailable);
+    let options = session.shipping_options(&unknown).unwrap().unwrap();
+    assert_eq!(options[0].method, ShippingMethod::PickupPoint);
+}
+
+#[test]
+fn b2b_reverse_charge_in_the_sandbox() {
+    let engine = engine();
+    let eu = load(&engine, example_wasm("eu-shop"));
+    let mut b2b = cart("EUR", "NL", 2);
+    b2b.customer.kind = CustomerKind::Organization;
+    b2b.customer.vat_id = Some("NL123456789B01".into());
+    assert_eq!(eu.session(&limits()).tax(&b2b).unwrap().unwrap().line_rates, vec![0, 0]);
+}
+
+/// A good call on the example, to show the engine still serves after a failure.
+fn still_serves(engine: &Engine) {
+    let eu = load(engine, example_wasm("eu-shop"));
+    let tax = eu.session(&limits()).tax(&cart("EUR", "DE", 2)).unwrap().unwrap();
+    assert_eq!(tax.line_rates, vec![1900, 1900]);
+}
+
+#[test]
+fn infinite_loop_stops_on_fuel() {
+    let engine = engine();
+    let looping = load(&engine, module("infinite-loop"));
+    let limits = Limits { fuel: Some(5_000_000), ..limits() };
+    let error = looping.session(&limits).tax(&cart("EUR", "DE", 1)).unwrap_err();
+    assert_eq!(error, EngineError::FuelExhausted { budget: 5_000_000 });
+    still_serves(&engine);
+}
+
+#[test]
+fn infinite_loop_without_fuel_stops_on_the_deadline() {
+    let engine = engine();
+    let looping = load(&engine, module("infinite-loop"));
+    let limits = Limits { fuel: None, deadline_ms: 200, ..limits() };
+    let mut session = looping.session(&limits);
+    let error = session.shipping_options(&cart("EUR", "DE", 1)).unwrap_err();
+    assert_eq!(error, EngineError::Deadline { deadline: Duration::from_millis(200) });
+    // The callback's deadline has passed: later decisions fail fast, without running.
+    assert!(matches!(session.validate(&cart("EUR", "DE", 1)), Err(EngineError::Deadline { .. })));
+    still_serves(&engine);
+}
+
+#[test]
+fn memory_bomb_stops_at_the_memory_limit() {
+    let engine = engine();
+    let bomb = load(&engine, module("memory-bomb"));
+    let limits = Limits { memory_bytes: 16 << 20, ..limits() };
+    let mut session = bomb.session(&limits);
+    let error = session.validate(&cart("EUR", "DE", 1)).unwrap_err();
+    assert_eq!(error, EngineError::MemoryLimit { limit: 16 << 20 });
+    assert!(session.usage().peak_memory_bytes <= 16 << 20);
+    assert!(session.usage().peak_memory_bytes > 8 << 20, "it did grow before being stopped");
+    still_serves(&engine);
+}
+
+#[test]
+fn panic_is_a_trap_and_the_next_decision_gets_a_fresh_instance() {
+    let engine = engine();
+    let panics = load(&engine, module("panics"));
+    let mut session = panics.session(&limits());
+    let error = session.tax(&cart("EUR", "DE", 1)).unwrap_err();
+    let EngineError::Trap { message } = &error else { panic!("expected a trap, got {error:?}") };
+    assert!(message.contains("unreachable"), "{message}");
+    assert!(matches!(session.shipping_options(&cart("EUR", "DE", 1)), Err(EngineError::Trap { .. })));
+    assert_eq!(session.usage().instances, 2);
+    still_serves(&engine);
+}
+
+#[test]
+fn unbounded_recursion_is_a_stack_overflow_trap() {
+    let engine = engine();
+    let deep = load(&engine, module("deep-recursion"));
+    let error = deep.session(&limits()).tax(&cart("EUR", "DE", 1)).unwrap_err();
+    let EngineError::Trap { message } = &error else { panic!("expected a trap, got {error:?}") };
+    assert!(message.contains("stack overflow"), "{message}");
+    still_serves(&engine);
+}
+
+#[test]
+fn output_that_breaks_the_contract_is_refused() {
+    let engine = engine();
+    let bad = load(&engine, module("bad-output"));
+    let mut session = bad.session(&limits());
+    let cart = cart("EUR", "DE", 2);
+    let EngineError::ContractViolation(tax) = session.tax(&cart).unwrap_err() else { panic!() };
+    assert!(tax.contains("3 line rates for a cart of 2 lines"), "{tax}");
+    let EngineError::ContractViolation(shipping) = session.shipping_options(&cart).unwrap_err() else { panic!() };
+    assert!(shipping.contains("\"same\" appears twice"), "{shipping}");
+    let EngineError::ContractViolation(verdict) = session.validate(&cart).unwrap_err() else { panic!() };
+    assert!(verdict.contains("rejection message is empty"), "{verdict}");
+    still_serves(&engine);
+}
+
+#[test]
+fn a_core_module_is_refused() {
+    let engine = engine();
+    let error = engine.load(module("core-module")).unwrap_err();
+    assert!(matches!(error, LoadError::CoreModule), "{error}");
+    assert!(error.to_string().contains("not a component"));
+    assert!(matches!(engine.load(b"(module)").unwrap_err(), LoadError::NotWasm));
+    still_serves(&engine);
+}
+
+#[test]
+fn a_component_of_another_world_is_refused() {
+    let engine = engine();
+    let error = engine.load(module("wrong-world")).unwrap_err();
+    let LoadError::WrongWorld { reason, .. } = &error else { panic!("{error}") };
+    assert!(reason.contains("rulegate:checkout/decisions@0.1.0"), "{reason}");
+    assert!(reason.contains("exports greet"), "{reason}");
+    still_serves(&engine);
+}
+
+#[test]
+fn a_component_importing_the_filesystem_is_refused() {
+    let engine = engine();
+    let error = engine.load(module("imports-filesystem")).unwrap_err();
+    let LoadError::ForbiddenImports(imports) = &error else { panic!("{error}") };
+    assert!(imports.iter().any(|name| name.starts_with("wasi:filesystem/")), "{imports:?}");
+    assert!(error.to_string().contains("may import only wasi:cli and wasi:io"));
+    still_serves(&engine);
+}
+
+#[test]
+fn a_truncated_component_does_not_compile() {
+    let engine = engine();
+    let bytes = example_wasm("eu-shop");
+    let error = engine.load(&bytes[..bytes.len() / 2]).unwrap_err();
+    assert!(matches!(error, LoadError::Compile(_)), "{error}");
+}
+
+/// Different merchants' instances reuse the same pool slots: nothing one instance wrote
+/// may be visible to the next.
+#[test]
+fn no_memory_leaks_between_instances() {
+    let engine = engine();
+    let probe = load(&engine, module("memory-probe"));
+    for round in 0..2000 {
+        let mut cart = cart("EUR", "DE", 1);
+        cart.order_id = Some(format!("secret-of-order-{round}"));
+        let verdict = probe.session(&limits()).validate(&cart).unwrap().unwrap();
+        assert_eq!(verdict, Verdict::Approve, "round {round}");
+    }
+}
+
+#[test]
+fn compiled_artifacts_are_cached_by_content_hash() {
+    let directory = tempfile::tempdir().unwrap();
+    let cache = || Some(ArtifactCache::open(directory.path()).unwrap());
+    let first = Engine::new(EngineSettings::default(), cache()).unwrap();
+    let compiled = first.load(example_wasm("us-shop")).unwrap();
+    assert!(!compiled.from_cache());
+    drop(first);
+
+    // A restart: a new engine loads the artifact instead of compiling.
+    let second = Engine::new(EngineSettings::default(), cache()).unwrap();
+    let cached = second.load(example_wasm("us-shop")).unwrap();
+    assert!(cached.from_cache());
+    assert_eq!(cached.hash(), compiled.hash());
+    let cart = cart("USD", "US", 3);
+    assert_eq!(
+        cached.session(&limits()).tax(&cart).unwrap(),
+        compiled.session(&limits()).tax(&cart).unwrap()
+    );
+
+    // A damaged artifact is discarded and the module recompiled.
+    for entry in std::fs::read_dir(directory.path()).unwrap() {
+        std::fs::write(entry.unwrap().path(), b"garbage").unwrap();
+    }
+    let third = Engine::new(EngineSettings::default(), cache()).unwrap();
+    let recompiled = third.load(example_wasm("us-shop")).unwrap();
+    assert!(!recompiled.from_cache());
+    assert_eq!(recompiled.session(&limits()).tax(&cart).unwrap(), compiled.session(&limits()).tax(&cart).unwrap());
+}
+
+/// The design target: every example decision on a 200-line cart costs under 100 k fuel.
+#[test]
+fn example_rules_stay_under_100k_fuel_on_200_lines() {
+    let engine = engine();
+    for (example, currency, country) in [("eu-shop", "EUR", "DE"), ("us-shop", "USD", "US"), ("catalog-shop", "SEK", "SE")] {
+        let rules = load(&engine, example_wasm(example));
+        let cart = cart(currency, country, 200);
+        for decision in ["tax", "shipping", "validate"] {
+            let mut session = rules.session(&limits());
+            match decision {
+                "tax" => drop(session.tax(&cart).unwrap()),
+                "shipping" => drop(session.shipping_options(&cart).unwrap()),
+                _ => drop(session.validate(&cart).unwrap()),
+            }
+            let fuel = session.usage().fuel;
+            assert!(fuel < 100_000, "{example} {decision}: {fuel} fuel");
+        }
+    }
+}
+
+#[test]
+fn module_logs_are_captured_bounded_and_kept_across_traps() {
+    let engine = engine();
+    let chatty = load(&engine, module("chatty"));
+    let mut session = chatty.session(&limits());
+    let tax = session.tax(&cart("EUR", "DE", 2)).unwrap().unwrap();
+    assert_eq!(tax.line_rates, vec![0, 0]);
+    let usage = session.usage();
+    assert_eq!(usage.logs.len(), 64);
+    assert_eq!(usage.logs_dropped, 36);
+    assert_eq!(usage.logs[0].message, "line 0 of 100");
+    assert!(usage.logs[1].message.len() <= 1024 + '…'.len_utf8(), "long messages are truncated");
+
+    // What a module logged before it trapped is kept.
+    let panics = load(&engine, module("panics"));
+    let mut session = panics.session(&limits());
+    assert!(session.shipping_options(&cart("EUR", "DE", 1)).is_err());
+    assert_eq!(session.usage().logs.len(), 1);
+    assert_eq!(session.usage().logs[0].message, "deciding shipping for 1 lines");
+}

@@ -1,0 +1,35 @@
+//! `rulegate serve` with no configuration: the embedded default serves the examples.
+
+use rulegate_tests::http;
+use rulegate_tests::server::Server;
+
+#[test]
+fn serves_health_with_the_embedded_default_configuration() {
+    let server = Server::start(None);
+    let response = http::get(server.address, "/healthz");
+    assert_eq!(response.status, 200);
+    assert_eq!(response.text(), "ok\n");
+    assert_eq!(http::get(server.address, "/no-such-route").status, 404);
+}
+
+#[test]
+fn a_configuration_with_a_refused_module_does_not_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("core.wasm");
+    std::fs::write(&module, rulegate_tests::module("core-module")).unwrap();
+    let config = dir.path().join("rulegate.toml");
+    std::fs::write(
+        &config,
+        format!("listen = \"127.0.0.1:0\"\n[tenants.shop]\nmodule = {:?}\n", module.display().to_string()),
+    )
+    .unwrap();
+    let output = std::process::Command::new(rulegate_tests::server::binary())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("loading tenant shop"), "{stderr}");
+    assert!(stderr.contains("not a component"), "{stderr}");
+}
