@@ -1,7 +1,6 @@
 //! Builds the example rules for wasm32-wasip2 so the binary embeds them: `rulegate
 //! serve` then runs the example tenants with no files at all.
 
-
 include!("build_guests.rs");
 
 fn main() {

@@ -1,7 +1,5 @@
 //! Builds the test modules in `modules/` for wasm32-wasip2, once per test build.
 
-
-
 include!("../host/build_guests.rs");
 
 /// Every crate in `modules/`; `rulegate_tests::module` finds them by these names.
@@ -24,8 +22,17 @@ fn main() {
     let built = build_guests(repository, &tests.join("modules"), MODULES);
     let table: Vec<String> = built
         .iter()
-        .map(|(name, path)| format!("({name:?}, include_bytes!({:?}) as &[u8]),", path.display().to_string()))
+        .map(|(name, path)| {
+            format!(
+                "({name:?}, include_bytes!({:?}) as &[u8]),",
+                path.display().to_string()
+            )
+        })
         .collect();
     let out = std::path::PathBuf::from(std::env::var_os("OUT_DIR").expect("OUT_DIR is set"));
-    std::fs::write(out.join("modules.rs"), format!("&[\n{}\n]", table.join("\n"))).expect("writing modules.rs");
+    std::fs::write(
+        out.join("modules.rs"),
+        format!("&[\n{}\n]", table.join("\n")),
+    )
+    .expect("writing modules.rs");
 }

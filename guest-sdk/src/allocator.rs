@@ -31,7 +31,10 @@ unsafe impl Sync for BumpAllocator {}
 
 impl BumpAllocator {
     const fn new() -> Self {
-        BumpAllocator { next: Cell::new(0), end: Cell::new(0) }
+        BumpAllocator {
+            next: Cell::new(0),
+            end: Cell::new(0),
+        }
     }
 
     /// Carves `layout` out of `[next, end)`, if it fits.
@@ -69,7 +72,9 @@ unsafe impl GlobalAlloc for BumpAllocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         match self.carve(layout) {
             Some(start) => start as *mut u8,
-            None if self.grow(layout) => self.carve(layout).map_or(core::ptr::null_mut(), |start| start as *mut u8),
+            None if self.grow(layout) => self
+                .carve(layout)
+                .map_or(core::ptr::null_mut(), |start| start as *mut u8),
             None => core::ptr::null_mut(),
         }
     }
@@ -83,7 +88,11 @@ unsafe impl GlobalAlloc for BumpAllocator {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let start = ptr as usize;
         let is_last = start + layout.size() == self.next.get();
-        if is_last && start.checked_add(new_size).is_some_and(|until| until <= self.end.get()) {
+        if is_last
+            && start
+                .checked_add(new_size)
+                .is_some_and(|until| until <= self.end.get())
+        {
             // The most recent block, with room to grow or shrink in place.
             self.next.set(start + new_size);
             return ptr;
@@ -92,7 +101,8 @@ unsafe impl GlobalAlloc for BumpAllocator {
             return ptr;
         }
         // SAFETY: the new layout keeps the alignment and has a non-zero size.
-        let moved = unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
+        let moved =
+            unsafe { self.alloc(Layout::from_size_align_unchecked(new_size, layout.align())) };
         if !moved.is_null() {
             // SAFETY: both blocks are valid for `layout.size()` bytes and do not overlap.
             unsafe { core::ptr::copy_nonoverlapping(ptr, moved, layout.size()) };
@@ -103,3 +113,39 @@ unsafe impl GlobalAlloc for BumpAllocator {
 
 #[global_allocator]
 static ALLOCATOR: BumpAllocator = BumpAllocator::new();
+
+/// The canonical ABI's allocation entry point, through which the host writes the cart
+/// into the instance. wasi-libc provides a weak one on top of `malloc`; this one takes
+/// precedence so that every allocation comes from the bump allocator.
+///
+/// # Safety
+/// Called by the host with a block previously returned by this function (or null with
+/// `old_len` 0), as the canonical ABI specifies.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn cabi_realloc(
+    old_ptr: *mut u8,
+    old_len: usize,
+    align: usize,
+    new_len: usize,
+) -> *mut u8 {
+    // SAFETY: the canonical ABI passes a power-of-two alignment and sizes that fit.
+    let block = unsafe {
+        if old_len == 0 {
+            if new_len == 0 {
+                return align as *mut u8;
+            }
+            ALLOCATOR.alloc(Layout::from_size_align_unchecked(new_len, align))
+        } else {
+            ALLOCATOR.realloc(
+                old_ptr,
+                Layout::from_size_align_unchecked(old_len, align),
+                new_len,
+            )
+        }
+    };
+    if block.is_null() {
+        // Out of memory: trap, as the canonical ABI expects.
+        wasm32::unreachable();
+    }
+    block
+}

@@ -9,44 +9,68 @@ use crate::{
 
 impl Price {
     /// A price that already includes tax (how KCO and Messenger shoppers see prices).
+    #[inline]
     pub fn including_tax(amount: i64) -> Self {
-        Price { amount, includes_tax: true }
+        Price {
+            amount,
+            includes_tax: true,
+        }
     }
 
     /// A price to which tax is added (how Klix and US shops state prices).
+    #[inline]
     pub fn excluding_tax(amount: i64) -> Self {
-        Price { amount, includes_tax: false }
+        Price {
+            amount,
+            includes_tax: false,
+        }
     }
 
     /// The amount including tax at `rate`.
+    #[inline]
     pub fn gross(&self, rate: u32) -> i64 {
-        if self.includes_tax { self.amount } else { money::add_tax(self.amount, rate) }
+        if self.includes_tax {
+            self.amount
+        } else {
+            money::add_tax(self.amount, rate)
+        }
     }
 
     /// The amount excluding tax at `rate`.
+    #[inline]
     pub fn net(&self, rate: u32) -> i64 {
-        if self.includes_tax { money::remove_tax(self.amount, rate) } else { self.amount }
+        if self.includes_tax {
+            money::remove_tax(self.amount, rate)
+        } else {
+            self.amount
+        }
     }
 }
 
 impl Line {
     /// The line's total after discount, with the tax treatment of its unit price, or
     /// `None` when the platform sent no price.
+    #[inline]
     pub fn total(&self) -> Option<Price> {
         let unit = self.unit_price?;
         let amount = money::extend(unit.amount, self.quantity).saturating_sub(self.discount);
-        Some(Price { amount, includes_tax: unit.includes_tax })
+        Some(Price {
+            amount,
+            includes_tax: unit.includes_tax,
+        })
     }
 
     /// The quantity in whole units, rounded up (2.5 kg counts as 3 for per-piece rules).
+    #[inline]
     pub fn whole_units(&self) -> u64 {
         self.quantity.div_ceil(1000)
     }
 
     /// The line's total weight in grams, when the unit weight is known.
+    #[inline]
     pub fn weight_grams(&self) -> Option<u64> {
         let unit = self.unit_weight_grams?;
-        Some(unit.saturating_mul(self.quantity).div_ceil(1000))
+        Some(money::mul_u64_saturating(unit, self.quantity).div_ceil(1000))
     }
 
     /// The value of the first attribute named `key`.
@@ -59,11 +83,16 @@ impl Line {
 
     /// Whether the line is merchandise (physical or digital goods, gift cards), as opposed
     /// to discounts, fees and credits.
+    #[inline]
     pub fn is_goods(&self) -> bool {
-        matches!(self.kind, LineKind::Physical | LineKind::Digital | LineKind::GiftCard)
+        matches!(
+            self.kind,
+            LineKind::Physical | LineKind::Digital | LineKind::GiftCard
+        )
     }
 
     /// Whether the line needs shipping.
+    #[inline]
     pub fn is_shipped(&self) -> bool {
         self.kind == LineKind::Physical
     }
@@ -80,7 +109,9 @@ impl Cart {
     /// Where the order goes: the shipping address, or the billing address when the
     /// shopper gave no separate shipping address.
     pub fn destination(&self) -> Option<&Address> {
-        self.shipping_address.as_ref().or(self.billing_address.as_ref())
+        self.shipping_address
+            .as_ref()
+            .or(self.billing_address.as_ref())
     }
 
     /// The destination's country code, when known.
@@ -96,7 +127,7 @@ impl Cart {
             .filter(|line| line.is_shipped())
             .map(|line| {
                 line.weight_grams().unwrap_or_else(|| {
-                    default_unit_grams.saturating_mul(line.quantity).div_ceil(1000)
+                    money::mul_u64_saturating(default_unit_grams, line.quantity).div_ceil(1000)
                 })
             })
             .fold(0, u64::saturating_add)
@@ -113,7 +144,11 @@ impl Cart {
     pub fn total_gross(&self, rate_of: impl Fn(&Line) -> u32) -> Option<i64> {
         self.lines.iter().try_fold(0i64, |sum, line| {
             let total = line.total()?;
-            let gross = if total.includes_tax { total.amount } else { money::add_tax(total.amount, rate_of(line)) };
+            let gross = if total.includes_tax {
+                total.amount
+            } else {
+                money::add_tax(total.amount, rate_of(line))
+            };
             Some(sum.saturating_add(gross))
         })
     }
@@ -163,12 +198,18 @@ impl ShippingOption {
 impl TaxDecision {
     /// The same rate on every line.
     pub fn uniform(cart: &Cart, rate: u32) -> Self {
-        TaxDecision { line_rates: vec![rate; cart.lines.len()], separate: Vec::new() }
+        TaxDecision {
+            line_rates: vec![rate; cart.lines.len()],
+            separate: Vec::new(),
+        }
     }
 
     /// A rate per line, computed by `rate_of`.
     pub fn per_line(cart: &Cart, rate_of: impl Fn(&Line) -> u32) -> Self {
-        TaxDecision { line_rates: cart.lines.iter().map(rate_of).collect(), separate: Vec::new() }
+        TaxDecision {
+            line_rates: cart.lines.iter().map(rate_of).collect(),
+            separate: Vec::new(),
+        }
     }
 
     /// Adds a tax charged as its own line (US sales tax).
@@ -181,7 +222,10 @@ impl TaxDecision {
 impl Verdict {
     /// A rejection with a code and a message for the shopper.
     pub fn reject(code: RejectionCode, message: impl Into<String>) -> Self {
-        Verdict::Reject(Rejection { code, message: message.into() })
+        Verdict::Reject(Rejection {
+            code,
+            message: message.into(),
+        })
     }
 }
 

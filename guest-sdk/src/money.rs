@@ -24,6 +24,48 @@ pub fn div_round(numerator: i128, denominator: i128) -> i128 {
     }
 }
 
+/// `a * b` when it fits in an `i64`. WebAssembly has no multiply-with-overflow, so
+/// `checked_mul` becomes a 128-bit library call; when the operands' magnitudes are small
+/// enough that the product cannot overflow (always, for real amounts, rates and
+/// quantities) a plain multiplication is used instead.
+#[inline]
+pub fn mul_i64(a: i64, b: i64) -> Option<i64> {
+    if a.unsigned_abs().leading_zeros() + b.unsigned_abs().leading_zeros() >= 65 {
+        Some(a * b)
+    } else {
+        a.checked_mul(b)
+    }
+}
+
+/// `a * b` for unsigned quantities, saturating, with the same fast path as [`mul_i64`].
+#[inline]
+pub fn mul_u64_saturating(a: u64, b: u64) -> u64 {
+    if a.leading_zeros() + b.leading_zeros() >= 64 {
+        a * b
+    } else {
+        a.saturating_mul(b)
+    }
+}
+
+/// `a * b / denominator`, rounded half away from zero, saturating. Computed in 64 bits
+/// when the product fits (always, for real amounts and rates): 128-bit arithmetic is a
+/// slow library call in WebAssembly.
+#[inline]
+fn mul_div_round(a: i64, b: i64, denominator: i64) -> i64 {
+    match mul_i64(a, b) {
+        Some(product) => {
+            let quotient = product / denominator;
+            let remainder = product % denominator;
+            if remainder.unsigned_abs() >= denominator.unsigned_abs() - remainder.unsigned_abs() {
+                quotient + product.signum()
+            } else {
+                quotient
+            }
+        }
+        None => saturate(div_round(a as i128 * b as i128, denominator as i128)),
+    }
+}
+
 fn saturate(value: i128) -> i64 {
     value.clamp(i64::MIN as i128, i64::MAX as i128) as i64
 }
@@ -31,31 +73,45 @@ fn saturate(value: i128) -> i64 {
 /// The tax contained in a tax-inclusive amount: `gross * rate / (10000 + rate)`, rounded.
 ///
 /// This is KCO's `total_tax_amount` rule: 50000 at 1000 bp contains 4545.
+#[inline]
 pub fn tax_included_in(gross: i64, rate: u32) -> i64 {
-    saturate(div_round(
-        gross as i128 * rate as i128,
-        FULL_RATE as i128 + rate as i128,
-    ))
+    mul_div_round(gross, rate as i64, FULL_RATE as i64 + rate as i64)
 }
 
 /// The tax due on a tax-exclusive amount: `net * rate / 10000`, rounded.
+#[inline]
 pub fn tax_on(net: i64, rate: u32) -> i64 {
-    saturate(div_round(net as i128 * rate as i128, FULL_RATE as i128))
+    mul_div_round(net, rate as i64, FULL_RATE as i64)
 }
 
 /// A tax-exclusive amount with its tax added.
+#[inline]
 pub fn add_tax(net: i64, rate: u32) -> i64 {
     net.saturating_add(tax_on(net, rate))
 }
 
 /// A tax-inclusive amount with its tax taken out.
+#[inline]
 pub fn remove_tax(gross: i64, rate: u32) -> i64 {
     gross.saturating_sub(tax_included_in(gross, rate))
 }
 
 /// The price of `quantity` thousandths of a unit at `unit_price` per whole unit, rounded.
+#[inline]
 pub fn extend(unit_price: i64, quantity: u64) -> i64 {
-    saturate(div_round(unit_price as i128 * quantity as i128, 1000))
+    if quantity.is_multiple_of(1000)
+        && let Ok(units) = i64::try_from(quantity / 1000)
+    {
+        return mul_i64(unit_price, units).unwrap_or(if (unit_price < 0) == (units < 0) {
+            i64::MAX
+        } else {
+            i64::MIN
+        });
+    }
+    match i64::try_from(quantity) {
+        Ok(quantity) => mul_div_round(unit_price, quantity, 1000),
+        Err(_) => saturate(div_round(unit_price as i128 * quantity as i128, 1000)),
+    }
 }
 
 /// `amount` scaled by a rate: `amount * rate / 10000`, rounded. Handy for percentage
@@ -68,24 +124,23 @@ pub fn percent_of(amount: i64, rate: u32) -> i64 {
 /// for a code that is not an active ISO 4217 currency.
 pub fn currency_exponent(code: &str) -> Option<u32> {
     const ZERO: &[&str] = &[
-        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-        "VND", "VUV", "XAF", "XOF", "XPF",
+        "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
+        "VUV", "XAF", "XOF", "XPF",
     ];
     const THREE: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
     const FOUR: &[&str] = &["CLF", "UYW"];
     const TWO: &[&str] = &[
-        "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD",
-        "BDT", "BGN", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD",
-        "CAD", "CDF", "CHE", "CHF", "CHW", "CNY", "COP", "COU", "CRC", "CUC", "CUP", "CVE",
-        "CZK", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL",
-        "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR",
-        "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD",
-        "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK",
-        "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN",
-        "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD", "SCR", "SDG",
-        "SEK", "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL",
-        "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "USN", "UYU",
-        "UZS", "VED", "VES", "WST", "XCD", "XCG", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
+        "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
+        "BGN", "BMD", "BND", "BOB", "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
+        "CHE", "CHF", "CHW", "CNY", "COP", "COU", "CRC", "CUC", "CUP", "CVE", "CZK", "DKK", "DOP",
+        "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ",
+        "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR",
+        "KPW", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK",
+        "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO",
+        "NOK", "NPR", "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB",
+        "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SLL", "SOS", "SRD", "SSP", "STN",
+        "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "USD",
+        "USN", "UYU", "UZS", "VED", "VES", "WST", "XCD", "XCG", "YER", "ZAR", "ZMW", "ZWG", "ZWL",
     ];
     [(ZERO, 0), (TWO, 2), (THREE, 3), (FOUR, 4)]
         .into_iter()
@@ -144,7 +199,10 @@ pub fn parse_decimal(text: &str, exponent: u32, excess: Excess) -> Result<i64, D
     };
     let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     if whole.is_empty() && fraction.is_empty()
-        || !whole.bytes().chain(fraction.bytes()).all(|b| b.is_ascii_digit())
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
     {
         return Err(DecimalError::Malformed);
     }
@@ -281,10 +339,15 @@ mod tests {
     #[test]
     fn tax_included_is_within_one_of_the_kco_formula() {
         for total in [-99_999i64, -1, 0, 1, 7, 199, 50_000, 123_457, 9_999_999] {
-            for rate in [0u32, 1, 600, 700, 1000, 1200, 2000, 2100, 2500, 9999, 10_000] {
+            for rate in [
+                0u32, 1, 600, 700, 1000, 1200, 2000, 2100, 2500, 9999, 10_000,
+            ] {
                 let exact = total as f64 - total as f64 * 10000.0 / (10000.0 + rate as f64);
                 let ours = tax_included_in(total, rate) as f64;
-                assert!((ours - exact).abs() <= 1.0, "{total} at {rate}: {ours} vs {exact}");
+                assert!(
+                    (ours - exact).abs() <= 1.0,
+                    "{total} at {rate}: {ours} vs {exact}"
+                );
             }
         }
     }
@@ -299,12 +362,74 @@ mod tests {
     }
 
     #[test]
+    fn overflow_checks_without_wide_multiplication() {
+        for (a, b) in [
+            (0i64, i64::MIN),
+            (i64::MAX, 1),
+            (i64::MAX, -1),
+            (-i64::MAX, -1),
+            (3_037_000_499, 3_037_000_499),
+            (3_037_000_500, 3_037_000_500),
+            (i64::MIN, -1),
+            (1 << 31, 1 << 31),
+            (-(1 << 32), 1 << 30),
+            (-7, 9),
+        ] {
+            assert_eq!(mul_i64(a, b), a.checked_mul(b), "{a} * {b}");
+        }
+        assert_eq!(mul_i64(i64::MIN, 1), Some(i64::MIN));
+        for (a, b) in [
+            (0u64, u64::MAX),
+            (u64::MAX, 1),
+            (u64::MAX, 2),
+            (4_294_967_296, 4_294_967_295),
+            (4_294_967_296, 4_294_967_296),
+            (1 << 63, 1),
+            (1 << 63, 2),
+        ] {
+            assert_eq!(mul_u64_saturating(a, b), a.saturating_mul(b), "{a} * {b}");
+        }
+    }
+
+    #[test]
+    fn the_fast_path_rounds_like_the_wide_one() {
+        for a in [
+            -1_000_001i64,
+            -15,
+            -5,
+            -1,
+            0,
+            1,
+            5,
+            15,
+            999,
+            12_345,
+            1_000_001,
+            i64::MAX / 10_000,
+        ] {
+            for b in [0i64, 1, 7, 725, 1000, 2100, 10_000] {
+                for d in [1i64, 2, 3, 10, 1000, 10_000, 11_000, 12_500] {
+                    let wide = saturate(div_round(a as i128 * b as i128, d as i128));
+                    assert_eq!(mul_div_round(a, b, d), wide, "{a} * {b} / {d}");
+                }
+            }
+        }
+        assert_eq!(mul_div_round(i64::MAX, 3, 2), i64::MAX);
+        assert_eq!(mul_div_round(i64::MIN, 3, 2), i64::MIN);
+        assert_eq!(mul_div_round(i64::MAX, 10_000, 20_000), i64::MAX / 2 + 1);
+    }
+
+    #[test]
     fn extend_by_exact_quantity() {
         assert_eq!(extend(1999, 3000), 5997);
         assert_eq!(extend(1000, 2500), 2500);
         // 0.333 kg at 9.99 per kg = 3.32667 → 3.33
         assert_eq!(extend(999, 333), 333);
         assert_eq!(extend(-500, 1000), -500);
+        assert_eq!(extend(-999, 333), -333);
+        assert_eq!(extend(i64::MAX, 2000), i64::MAX);
+        assert_eq!(extend(i64::MAX, 1500), i64::MAX);
+        assert_eq!(extend(3, u64::MAX), 55_340_232_221_128_655);
     }
 
     #[test]
@@ -349,7 +474,9 @@ mod tests {
 
     #[test]
     fn parse_rejects_garbage() {
-        for bad in ["", "-", ".", "1.2.3", "1,5", "abc", " 1", "1 ", "0x10", "1e", "--1", "1e+"] {
+        for bad in [
+            "", "-", ".", "1.2.3", "1,5", "abc", " 1", "1 ", "0x10", "1e", "--1", "1e+",
+        ] {
             assert_eq!(
                 parse_decimal(bad, 2, Excess::Refuse),
                 Err(DecimalError::Malformed),
@@ -378,10 +505,19 @@ mod tests {
         assert_eq!(parse_decimal("0.0049", 2, Excess::Round), Ok(0));
         assert_eq!(parse_decimal("5e-5", 2, Excess::Round), Ok(0));
         assert_eq!(parse_decimal("5e-3", 2, Excess::Round), Ok(1));
-        assert_eq!(parse_decimal("5e-5", 2, Excess::Refuse), Err(DecimalError::Inexact));
+        assert_eq!(
+            parse_decimal("5e-5", 2, Excess::Refuse),
+            Err(DecimalError::Inexact)
+        );
         assert_eq!(parse_decimal("0e999999999", 2, Excess::Refuse), Ok(0));
-        assert_eq!(parse_decimal("1e999999999", 2, Excess::Refuse), Err(DecimalError::OutOfRange));
-        assert_eq!(parse_decimal("-92233720368547758.08", 2, Excess::Refuse), Ok(i64::MIN));
+        assert_eq!(
+            parse_decimal("1e999999999", 2, Excess::Refuse),
+            Err(DecimalError::OutOfRange)
+        );
+        assert_eq!(
+            parse_decimal("-92233720368547758.08", 2, Excess::Refuse),
+            Ok(i64::MIN)
+        );
         assert_eq!(parse_decimal(".5", 2, Excess::Refuse), Ok(50));
         assert_eq!(parse_decimal("5.", 2, Excess::Refuse), Ok(500));
         // Tax rates as fractions, in basis points.
@@ -398,7 +534,10 @@ mod tests {
         assert_eq!(format_amount(0, "USD").unwrap(), "0.00");
         assert_eq!(format_amount(1000, "JPY").unwrap(), "1000");
         assert_eq!(format_amount(1234, "KWD").unwrap(), "1.234");
-        assert_eq!(format_amount(i64::MIN, "EUR").unwrap(), "-92233720368547758.08");
+        assert_eq!(
+            format_amount(i64::MIN, "EUR").unwrap(),
+            "-92233720368547758.08"
+        );
         assert_eq!(format_decimal_trimmed(2100, 4), "0.21");
         assert_eq!(format_decimal_trimmed(10_000, 4), "1");
         assert_eq!(format_decimal_trimmed(0, 4), "0");
@@ -408,9 +547,26 @@ mod tests {
     #[test]
     fn format_then_parse_round_trips() {
         for exponent in [0u32, 2, 3, 4] {
-            for units in [0i64, 1, -1, 9, 10, 99, 100, 599, -12_345, 1_000_000_007, i64::MAX, i64::MIN + 1] {
+            for units in [
+                0i64,
+                1,
+                -1,
+                9,
+                10,
+                99,
+                100,
+                599,
+                -12_345,
+                1_000_000_007,
+                i64::MAX,
+                i64::MIN + 1,
+            ] {
                 let text = format_decimal(units, exponent);
-                assert_eq!(parse_decimal(&text, exponent, Excess::Refuse), Ok(units), "{text}");
+                assert_eq!(
+                    parse_decimal(&text, exponent, Excess::Refuse),
+                    Ok(units),
+                    "{text}"
+                );
             }
         }
     }

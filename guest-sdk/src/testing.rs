@@ -16,8 +16,7 @@
 //! compiled component in the production sandbox instead, use `rulegate run`.
 
 use crate::{
-    Address, Attribute, Cart, Customer, CustomerKind, Line, LineKind, PickupPoint, Platform,
-    Price,
+    Address, Attribute, Cart, Customer, CustomerKind, Line, LineKind, PickupPoint, Platform, Price,
 };
 
 /// A line of `units` whole units at `unit_price`, kind physical; refine with the
@@ -98,7 +97,10 @@ impl LineBuilder {
 
     /// Adds an attribute.
     pub fn attribute(mut self, key: &str, value: &str) -> Self {
-        self.0.attributes.push(Attribute { key: key.to_string(), value: value.to_string() });
+        self.0.attributes.push(Attribute {
+            key: key.to_string(),
+            value: value.to_string(),
+        });
         self
     }
 
@@ -227,7 +229,11 @@ impl CartBuilder {
 
     /// Sets the pickup point.
     pub fn pickup_point(mut self, id: &str, name: &str) -> Self {
-        self.0.pickup_point = Some(PickupPoint { id: id.to_string(), name: name.to_string(), address: None });
+        self.0.pickup_point = Some(PickupPoint {
+            id: id.to_string(),
+            name: name.to_string(),
+            address: None,
+        });
         self
     }
 

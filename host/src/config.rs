@@ -47,8 +47,11 @@ pub struct TenantConfig {
 impl Config {
     /// Parses a configuration, naming the key and the problem on error.
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
-        let config: Config = toml::from_str(text).with_context(|| format!("invalid configuration in {origin}"))?;
-        config.validate().with_context(|| format!("invalid configuration in {origin}"))?;
+        let config: Config =
+            toml::from_str(text).with_context(|| format!("invalid configuration in {origin}"))?;
+        config
+            .validate()
+            .with_context(|| format!("invalid configuration in {origin}"))?;
         Ok(config)
     }
 
@@ -65,10 +68,16 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(!self.tenants.is_empty(), "`tenants`: at least one tenant is needed");
+        anyhow::ensure!(
+            !self.tenants.is_empty(),
+            "`tenants`: at least one tenant is needed"
+        );
         for (name, tenant) in &self.tenants {
             anyhow::ensure!(
-                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+                !name.is_empty()
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
                 "`tenants.{name}`: a tenant name is used in URLs; use letters, digits, '-' and '_'"
             );
             anyhow::ensure!(
@@ -77,7 +86,10 @@ impl Config {
                 tenant.limits.memory_bytes,
                 self.engine.max_memory_bytes
             );
-            anyhow::ensure!(tenant.limits.deadline_ms > 0, "`tenants.{name}.limits.deadline_ms` must be positive");
+            anyhow::ensure!(
+                tenant.limits.deadline_ms > 0,
+                "`tenants.{name}.limits.deadline_ms` must be positive"
+            );
         }
         Ok(())
     }
@@ -96,13 +108,31 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let error = Config::parse("listen = \"127.0.0.1:1\"\n[tenants.a]\nmodule = \"x\"\nfuel = 3\n", "test").unwrap_err();
-        assert!(format!("{error:#}").contains("unknown field `fuel`"), "{error:#}");
-        let error = Config::parse("listen = \"nowhere\"\n[tenants.a]\nmodule = \"x\"\n", "test").unwrap_err();
+        let error = Config::parse(
+            "listen = \"127.0.0.1:1\"\n[tenants.a]\nmodule = \"x\"\nfuel = 3\n",
+            "test",
+        )
+        .unwrap_err();
+        assert!(
+            format!("{error:#}").contains("unknown field `fuel`"),
+            "{error:#}"
+        );
+        let error = Config::parse(
+            "listen = \"nowhere\"\n[tenants.a]\nmodule = \"x\"\n",
+            "test",
+        )
+        .unwrap_err();
         assert!(format!("{error:#}").contains("listen"), "{error:#}");
-        let error = Config::parse("listen = \"127.0.0.1:1\"\n[tenants.\"a b\"]\nmodule = \"x\"\n", "test").unwrap_err();
+        let error = Config::parse(
+            "listen = \"127.0.0.1:1\"\n[tenants.\"a b\"]\nmodule = \"x\"\n",
+            "test",
+        )
+        .unwrap_err();
         assert!(format!("{error:#}").contains("tenants.a b"), "{error:#}");
         let error = Config::parse("listen = \"127.0.0.1:1\"\ntenants = {}\n", "test").unwrap_err();
-        assert!(format!("{error:#}").contains("at least one tenant"), "{error:#}");
+        assert!(
+            format!("{error:#}").contains("at least one tenant"),
+            "{error:#}"
+        );
     }
 }

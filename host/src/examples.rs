@@ -42,7 +42,11 @@ pub const EXAMPLES: &[Example] = &[
         name: "catalog-shop",
         summary: "price list and stock checks, blocked destinations, order limits",
         wasm: include_bytes!(env!("RULEGATE_WASM_CATALOG_SHOP")),
-        native: || Arc::new(NativeRules::<catalog_shop::CatalogShop>::new("catalog-shop")),
+        native: || {
+            Arc::new(NativeRules::<catalog_shop::CatalogShop>::new(
+                "catalog-shop",
+            ))
+        },
     },
 ];
 

@@ -28,7 +28,11 @@ pub enum DecisionKind {
 
 impl DecisionKind {
     /// All decisions, in the order the host asks them when it needs several.
-    pub const ALL: [DecisionKind; 3] = [DecisionKind::Tax, DecisionKind::Shipping, DecisionKind::Validate];
+    pub const ALL: [DecisionKind; 3] = [
+        DecisionKind::Tax,
+        DecisionKind::Shipping,
+        DecisionKind::Validate,
+    ];
 
     /// The name of the export in the contract.
     pub fn export_name(self) -> &'static str {

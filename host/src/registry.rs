@@ -30,7 +30,10 @@ impl FromStr for ModuleSource {
         let example = |name: &str| {
             examples::find(name).with_context(|| {
                 let known: Vec<&str> = examples::EXAMPLES.iter().map(|e| e.name).collect();
-                format!("there is no example named {name:?} (known: {})", known.join(", "))
+                format!(
+                    "there is no example named {name:?} (known: {})",
+                    known.join(", ")
+                )
             })
         };
         if let Some(name) = source.strip_prefix("example:") {
@@ -60,10 +63,13 @@ impl ModuleSource {
             ModuleSource::Native(example) => return Ok(example.native()),
             ModuleSource::Example(example) => std::borrow::Cow::Borrowed(example.wasm),
             ModuleSource::File(path) => std::borrow::Cow::Owned(
-                std::fs::read(path).with_context(|| format!("reading module {}", path.display()))?,
+                std::fs::read(path)
+                    .with_context(|| format!("reading module {}", path.display()))?,
             ),
         };
-        let rules = engine.load(&bytes).with_context(|| format!("module {self} refused"))?;
+        let rules = engine
+            .load(&bytes)
+            .with_context(|| format!("module {self} refused"))?;
         Ok(rules)
     }
 }
@@ -101,13 +107,22 @@ impl Registry {
     pub fn load(config: &Config, engine: &Engine) -> anyhow::Result<Registry> {
         let mut tenants = BTreeMap::new();
         for (name, tenant) in &config.tenants {
-            let source: ModuleSource =
-                tenant.module.parse().with_context(|| format!("`tenants.{name}.module`"))?;
-            let rules = source.load(engine).with_context(|| format!("loading tenant {name}"))?;
+            let source: ModuleSource = tenant
+                .module
+                .parse()
+                .with_context(|| format!("`tenants.{name}.module`"))?;
+            let rules = source
+                .load(engine)
+                .with_context(|| format!("loading tenant {name}"))?;
             tracing::info!(tenant = %name, module = %source, id = rules.id(), "tenant loaded");
             tenants.insert(
                 name.clone(),
-                Arc::new(Tenant { name: name.clone(), source, rules, limits: tenant.limits }),
+                Arc::new(Tenant {
+                    name: name.clone(),
+                    source,
+                    rules,
+                    limits: tenant.limits,
+                }),
             );
         }
         Ok(Registry { tenants })

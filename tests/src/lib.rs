@@ -6,7 +6,7 @@ pub mod http;
 pub mod server;
 
 use rulegate::engine::{Engine, EngineSettings, Limits, RuleSet, SharedRuleSet};
-use rulegate::model::{Address, Attribute, Cart, Customer, CustomerKind, Line, LineKind, Platform, Price};
+use rulegate::model::{Address, Cart, Customer, CustomerKind, Line, LineKind, Platform, Price};
 
 /// Every test module, by crate name, as bytes.
 const MODULES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/modules.rs"));
@@ -22,7 +22,9 @@ pub fn module(name: &str) -> &'static [u8] {
 
 /// The component of the example `name`.
 pub fn example_wasm(name: &str) -> &'static [u8] {
-    rulegate::examples::find(name).unwrap_or_else(|| panic!("no example named {name:?}")).wasm
+    rulegate::examples::find(name)
+        .unwrap_or_else(|| panic!("no example named {name:?}"))
+        .wasm
 }
 
 /// An engine with the production settings and no artifact cache.
@@ -42,29 +44,45 @@ pub fn cart(currency: &str, country: &str, lines: usize) -> Cart {
         order_id: Some("order-1".into()),
         currency: currency.into(),
         locale: Some("en-US".into()),
-        lines: (0..lines).map(|index| line(&format!("SKU-{index}"), 1 + index as u64 % 3, 1_000 + 137 * index as i64)).collect(),
+        lines: (0..lines)
+            .map(|index| {
+                line(
+                    &format!("SKU-{index}"),
+                    1 + index as u64 % 3,
+                    1_000 + 137 * index as i64,
+                )
+            })
+            .collect(),
         billing_address: None,
         shipping_address: Some(address(country)),
         pickup_point: None,
         selected_shipping_option: None,
-        customer: Customer { kind: CustomerKind::Person, vat_id: None, organization_id: None },
+        customer: Customer {
+            kind: CustomerKind::Person,
+            vat_id: None,
+            organization_id: None,
+        },
         merchant_data: None,
         received_at_ms: 1_767_225_600_000,
     }
 }
 
-/// A physical line of whole units at a tax-inclusive unit price.
+/// A physical line of whole units at a tax-inclusive unit price, with a weight and no
+/// attributes: the line of the 200-line fuel benchmark.
 pub fn line(reference: &str, units: u64, unit_price: i64) -> Line {
     Line {
         reference: reference.into(),
         name: format!("Product {reference}"),
         kind: LineKind::Physical,
         quantity: units * 1000,
-        unit_price: Some(Price { amount: unit_price, includes_tax: true }),
+        unit_price: Some(Price {
+            amount: unit_price,
+            includes_tax: true,
+        }),
         discount: 0,
         tax_rate: None,
         unit_weight_grams: Some(250),
-        attributes: vec![Attribute { key: "category".into(), value: "Outdoor > Tents".into() }],
+        attributes: Vec::new(),
     }
 }
 
@@ -89,7 +107,9 @@ pub fn limits() -> Limits {
 /// comparing implementations.
 pub fn decide_all(rules: &dyn RuleSet, cart: &Cart) -> serde_json::Value {
     let mut session = rules.session(&limits());
-    let json = |value: Result<serde_json::Value, String>| value.unwrap_or_else(|error| serde_json::json!({ "engine_error": error }));
+    let json = |value: Result<serde_json::Value, String>| {
+        value.unwrap_or_else(|error| serde_json::json!({ "engine_error": error }))
+    };
     serde_json::json!({
         "tax": json(session.tax(cart).map(|d| serde_json::to_value(d).unwrap()).map_err(|e| e.to_string())),
         "shipping": json(session.shipping_options(cart).map(|d| serde_json::to_value(d).unwrap()).map_err(|e| e.to_string())),
@@ -103,7 +123,8 @@ pub mod strategies {
     use proptest::option;
     use proptest::prelude::*;
     use rulegate::model::{
-        Address, Attribute, Cart, Customer, CustomerKind, Line, LineKind, PickupPoint, Platform, Price,
+        Address, Attribute, Cart, Customer, CustomerKind, Line, LineKind, PickupPoint, Platform,
+        Price,
     };
 
     fn one_of_str(values: &'static [&'static str]) -> impl Strategy<Value = String> {
@@ -127,45 +148,102 @@ pub mod strategies {
     /// with and without tax (or none), discounts, weights and categories.
     pub fn line() -> impl Strategy<Value = Line> {
         (
-            one_of_str(&["KAFFE-500", "KOPP-VIT", "KVARN-EL", "KOPP-RÖD", "BOOK-1", "TENT-2", "SKU-X", ""]),
+            one_of_str(&[
+                "KAFFE-500",
+                "KOPP-VIT",
+                "KVARN-EL",
+                "KOPP-RÖD",
+                "BOOK-1",
+                "TENT-2",
+                "SKU-X",
+                "",
+            ]),
             line_kind(),
             prop_oneof![(1u64..20).prop_map(|units| units * 1000), 1u64..20_000],
             option::weighted(0.9, (-50_000i64..500_000, any::<bool>())),
             0i64..2_000,
-            option::of(proptest::sample::select(&[0u32, 600, 1200, 1900, 2500, 10_000][..])),
+            option::of(proptest::sample::select(
+                &[0u32, 600, 1200, 1900, 2500, 10_000][..],
+            )),
             option::of(0u64..30_000),
-            vec((one_of_str(&["category", "brand", "tag"]), one_of_str(&["Books > Fiction", "Food", "Outdoor > Tents", "fragile", "Groceries > Tea"])), 0..3),
+            vec(
+                (
+                    one_of_str(&["category", "brand", "tag"]),
+                    one_of_str(&[
+                        "Books > Fiction",
+                        "Food",
+                        "Outdoor > Tents",
+                        "fragile",
+                        "Groceries > Tea",
+                    ]),
+                ),
+                0..3,
+            ),
         )
-            .prop_map(|(reference, kind, quantity, price, discount, tax_rate, weight, attributes)| Line {
-                name: if reference.is_empty() { String::new() } else { format!("Product {reference}") },
-                reference,
-                kind,
-                quantity,
-                unit_price: price.map(|(amount, includes_tax)| Price { amount, includes_tax }),
-                discount,
-                tax_rate,
-                unit_weight_grams: weight,
-                attributes: attributes.into_iter().map(|(key, value)| Attribute { key, value }).collect(),
-            })
+            .prop_map(
+                |(reference, kind, quantity, price, discount, tax_rate, weight, attributes)| Line {
+                    name: if reference.is_empty() {
+                        String::new()
+                    } else {
+                        format!("Product {reference}")
+                    },
+                    reference,
+                    kind,
+                    quantity,
+                    unit_price: price.map(|(amount, includes_tax)| Price {
+                        amount,
+                        includes_tax,
+                    }),
+                    discount,
+                    tax_rate,
+                    unit_weight_grams: weight,
+                    attributes: attributes
+                        .into_iter()
+                        .map(|(key, value)| Attribute { key, value })
+                        .collect(),
+                },
+            )
     }
 
     /// An address in one of the countries the examples treat differently.
     pub fn address() -> impl Strategy<Value = Address> {
         (
-            one_of_str(&["DE", "FR", "GR", "NL", "IT", "SE", "FI", "NO", "CH", "GB", "US", "JP", "XX"]),
+            one_of_str(&[
+                "DE", "FR", "GR", "NL", "IT", "SE", "FI", "NO", "CH", "GB", "US", "JP", "XX",
+            ]),
             option::of(one_of_str(&["CA", "TX", "NY", "OR", "AK", "HI", "ZZ"])),
-            option::of(one_of_str(&["10115", "1011", "90210", "90210-1234", "621 41", "114 55", "ABC"])),
+            option::of(one_of_str(&[
+                "10115",
+                "1011",
+                "90210",
+                "90210-1234",
+                "621 41",
+                "114 55",
+                "ABC",
+            ])),
             option::of(one_of_str(&["Stockholm", "Berlin", "Springfield"])),
-            vec(one_of_str(&["1 Main Street", "PO Box 12", "P.O. Box 7", "Apt 5", "Box 9", "Invalidenstr. 1"]), 0..3),
+            vec(
+                one_of_str(&[
+                    "1 Main Street",
+                    "PO Box 12",
+                    "P.O. Box 7",
+                    "Apt 5",
+                    "Box 9",
+                    "Invalidenstr. 1",
+                ]),
+                0..3,
+            ),
         )
-            .prop_map(|(country, region, postal_code, city, street_lines)| Address {
-                country,
-                region,
-                postal_code,
-                city,
-                street_lines,
-                organization: None,
-            })
+            .prop_map(
+                |(country, region, postal_code, city, street_lines)| Address {
+                    country,
+                    region,
+                    postal_code,
+                    city,
+                    street_lines,
+                    organization: None,
+                },
+            )
     }
 
     /// A whole cart.
@@ -177,12 +255,32 @@ pub mod strategies {
             vec(line(), 0..12),
             option::of(address()),
             option::weighted(0.8, address()),
-            option::of(Just(PickupPoint { id: "9111".into(), name: "Locker".into(), address: None })),
+            option::of(Just(PickupPoint {
+                id: "9111".into(),
+                name: "Locker".into(),
+                address: None,
+            })),
             any::<bool>(),
-            option::of(one_of_str(&["FR12345678901", "DE123456789", "EL123456789", "NL123456789B01", "X"])),
+            option::of(one_of_str(&[
+                "FR12345678901",
+                "DE123456789",
+                "EL123456789",
+                "NL123456789B01",
+                "X",
+            ])),
         )
             .prop_map(
-                |(platform, currency, locale, lines, billing_address, shipping_address, pickup_point, organization, vat_id)| Cart {
+                |(
+                    platform,
+                    currency,
+                    locale,
+                    lines,
+                    billing_address,
+                    shipping_address,
+                    pickup_point,
+                    organization,
+                    vat_id,
+                )| Cart {
                     platform,
                     order_id: Some("order".into()),
                     currency,
@@ -193,7 +291,11 @@ pub mod strategies {
                     pickup_point,
                     selected_shipping_option: None,
                     customer: Customer {
-                        kind: if organization { CustomerKind::Organization } else { CustomerKind::Person },
+                        kind: if organization {
+                            CustomerKind::Organization
+                        } else {
+                            CustomerKind::Person
+                        },
                         vat_id,
                         organization_id: None,
                     },

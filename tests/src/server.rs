@@ -21,7 +21,9 @@ impl Server {
     pub fn start(config: Option<&Path>) -> Server {
         let workdir = tempfile::tempdir().expect("a working directory");
         let mut command = Command::new(binary());
-        command.current_dir(workdir.path()).args(["serve", "--listen", "127.0.0.1:0"]);
+        command
+            .current_dir(workdir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"]);
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }
@@ -34,15 +36,18 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
         let address = loop {
-            let line = lines
-                .next()
-                .and_then(Result::ok)
-                .unwrap_or_else(|| panic!("rulegate serve exited before listening: {:?}", child.wait()));
+            let line = lines.next().and_then(Result::ok).unwrap_or_else(|| {
+                panic!("rulegate serve exited before listening: {:?}", child.wait())
+            });
             if let Some(url) = line.strip_prefix("rulegate listening on http://") {
                 break url.trim().parse().expect("a socket address");
             }
         };
-        Server { address, child, workdir }
+        Server {
+            address,
+            child,
+            workdir,
+        }
     }
 
     /// The process id, for signals.
@@ -62,8 +67,15 @@ impl Drop for Server {
 /// next to the integration tests of this package).
 pub fn binary() -> PathBuf {
     let test = std::env::current_exe().expect("the test executable's path");
-    let profile_dir = test.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let profile_dir = test
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps/<test>");
     let binary = profile_dir.join(format!("rulegate-e2e{}", std::env::consts::EXE_SUFFIX));
-    assert!(binary.exists(), "{} is missing: run the tests with cargo", binary.display());
+    assert!(
+        binary.exists(),
+        "{} is missing: run the tests with cargo",
+        binary.display()
+    );
     binary
 }

@@ -14,7 +14,10 @@ struct Run {
 }
 
 fn rulegate(args: &[&str]) -> Run {
-    let output = Command::new(binary()).args(args).output().expect("running rulegate");
+    let output = Command::new(binary())
+        .args(args)
+        .output()
+        .expect("running rulegate");
     Run {
         code: output.status.code().expect("exited normally"),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -36,7 +39,10 @@ fn check_accepts_an_example_and_lists_its_imports() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("kind     component"));
     assert!(run.stdout.contains("ok        wasi:cli/stdout@"));
-    assert!(run.stdout.contains("implements rulegate:checkout/rules@0.1.0"));
+    assert!(
+        run.stdout
+            .contains("implements rulegate:checkout/rules@0.1.0")
+    );
     assert!(run.stdout.contains("result   accepted"));
 
     let run = rulegate(&["check", &path, "--json"]);
@@ -44,7 +50,12 @@ fn check_accepts_an_example_and_lists_its_imports() {
     assert_eq!(report["kind"], "component");
     assert_eq!(report["error"], Value::Null);
     assert!(report["compile_ms"].as_f64().unwrap() > 0.0);
-    assert!(report["exports"].as_array().unwrap().contains(&Value::from("rulegate:checkout/decisions@0.1.0")));
+    assert!(
+        report["exports"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("rulegate:checkout/decisions@0.1.0"))
+    );
 }
 
 #[test]
@@ -52,7 +63,10 @@ fn check_refuses_with_a_reason_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     for (name, reason) in [
         ("core-module", "core WebAssembly module, not a component"),
-        ("wrong-world", "does not implement rulegate:checkout/rules@0.1.0"),
+        (
+            "wrong-world",
+            "does not implement rulegate:checkout/rules@0.1.0",
+        ),
         ("imports-filesystem", "FORBIDDEN wasi:filesystem/preopens@"),
     ] {
         let path = file(&dir, &format!("{name}.wasm"), module(name));
@@ -71,29 +85,55 @@ fn check_refuses_with_a_reason_and_exit_1() {
 fn check_of_a_missing_file_is_a_usage_error() {
     let run = rulegate(&["check", "/nonexistent/rules.wasm"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("reading /nonexistent/rules.wasm"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("reading /nonexistent/rules.wasm"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
 fn run_prints_decisions_with_fuel_memory_and_time() {
     let dir = tempfile::tempdir().unwrap();
     let module_path = file(&dir, "us.wasm", example_wasm("us-shop"));
-    let cart_path = file(&dir, "cart.json", &serde_json::to_vec(&cart("USD", "US", 3)).unwrap());
+    let cart_path = file(
+        &dir,
+        "cart.json",
+        &serde_json::to_vec(&cart("USD", "US", 3)).unwrap(),
+    );
 
-    let run = rulegate(&["run", "--module", &module_path, "--input", &cart_path, "--json"]);
+    let run = rulegate(&[
+        "run",
+        "--module",
+        &module_path,
+        "--input",
+        &cart_path,
+        "--json",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(report["module"].as_str().unwrap().starts_with("sha256:"));
     let tax = &report["decisions"]["tax"]["decided"];
     assert_eq!(tax["line_rates"], serde_json::json!([0, 0, 0]));
     assert_eq!(tax["separate"][0]["rate"], 725);
-    assert_eq!(report["decisions"]["shipping-options"]["decided"][0]["id"], "standard");
+    assert_eq!(
+        report["decisions"]["shipping-options"]["decided"][0]["id"],
+        "standard"
+    );
     assert_eq!(report["decisions"]["validate"]["decided"], "Approve");
     assert!(report["usage"]["fuel"].as_u64().unwrap() > 0);
     assert!(report["usage"]["peak_memory_bytes"].as_u64().unwrap() > 0);
     assert!(report["usage"]["elapsed_us"].as_u64().is_some());
 
-    let run = rulegate(&["run", "--module", "example:us-shop", "--input", &cart_path, "--decision", "tax"]);
+    let run = rulegate(&[
+        "run",
+        "--module",
+        "example:us-shop",
+        "--input",
+        &cart_path,
+        "--decision",
+        "tax",
+    ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("tax: decided"));
     assert!(!run.stdout.contains("shipping-options"));
@@ -106,13 +146,34 @@ fn run_reports_a_declined_decision_and_a_failed_one() {
     let mut po_box = cart("USD", "US", 1);
     po_box.shipping_address.as_mut().unwrap().street_lines = vec!["PO Box 1".into()];
     let cart_path = file(&dir, "cart.json", &serde_json::to_vec(&po_box).unwrap());
-    let run = rulegate(&["run", "--module", "example:us-shop", "--input", &cart_path, "--decision", "shipping", "--json"]);
+    let run = rulegate(&[
+        "run",
+        "--module",
+        "example:us-shop",
+        "--input",
+        &cart_path,
+        "--decision",
+        "shipping",
+        "--json",
+    ]);
     assert_eq!(run.code, 0);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert!(report["decisions"]["shipping-options"]["rule_error"]["AddressUnsupported"].is_string());
+    assert!(
+        report["decisions"]["shipping-options"]["rule_error"]["AddressUnsupported"].is_string()
+    );
 
     let looping = file(&dir, "loop.wasm", module("infinite-loop"));
-    let run = rulegate(&["run", "--module", &looping, "--input", &cart_path, "--decision", "tax", "--fuel", "1000000"]);
+    let run = rulegate(&[
+        "run",
+        "--module",
+        &looping,
+        "--input",
+        &cart_path,
+        "--decision",
+        "tax",
+        "--fuel",
+        "1000000",
+    ]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("tax: FAILED (fuel)"), "{}", run.stdout);
 }
@@ -123,10 +184,24 @@ fn run_rejects_a_bad_cart_clearly() {
     let cart_path = file(&dir, "cart.json", br#"{"platform": "Kco", "currency": 5}"#);
     let run = rulegate(&["run", "--module", "example:eu-shop", "--input", &cart_path]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("is not a canonical cart"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not a canonical cart"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("line 1"), "{}", run.stderr);
 
-    let run = rulegate(&["run", "--module", "example:no-such-shop", "--input", &cart_path]);
+    let run = rulegate(&[
+        "run",
+        "--module",
+        "example:no-such-shop",
+        "--input",
+        &cart_path,
+    ]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("no example named \"no-such-shop\""), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no example named \"no-such-shop\""),
+        "{}",
+        run.stderr
+    );
 }

@@ -20,7 +20,10 @@ fn a_configuration_with_a_refused_module_does_not_start() {
     let config = dir.path().join("rulegate.toml");
     std::fs::write(
         &config,
-        format!("listen = \"127.0.0.1:0\"\n[tenants.shop]\nmodule = {:?}\n", module.display().to_string()),
+        format!(
+            "listen = \"127.0.0.1:0\"\n[tenants.shop]\nmodule = {:?}\n",
+            module.display().to_string()
+        ),
     )
     .unwrap();
     let output = std::process::Command::new(rulegate_tests::server::binary())

@@ -123,7 +123,10 @@ fn destination(cart: &Cart) -> Result<(&str, Zone), RuleError> {
 /// Whether `vat_id` looks like a VAT number of `country`: the country prefix (EL for
 /// Greece) followed by 8 to 12 letters and digits.
 fn looks_like_vat_id(vat_id: &str, country: &str) -> bool {
-    let compact: String = vat_id.chars().filter(|c| !c.is_whitespace() && *c != '-' && *c != '.').collect();
+    let compact: String = vat_id
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-' && *c != '.')
+        .collect();
     let prefix = if country == "GR" { "EL" } else { country };
     let Some(rest) = compact.strip_prefix(prefix) else {
         return false;
@@ -163,7 +166,9 @@ fn line_rate(line: &Line, standard: u32, reduced: u32) -> u32 {
     match line.kind {
         LineKind::Physical if is_reduced(line) => reduced,
         // Discounts keep the rate the platform has on them; everything else is standard.
-        LineKind::Discount | LineKind::StoreCredit => line.tax_rate.unwrap_or(standard).min(standard),
+        LineKind::Discount | LineKind::StoreCredit => {
+            line.tax_rate.unwrap_or(standard).min(standard)
+        }
         _ => standard,
     }
 }
@@ -178,7 +183,9 @@ impl Rules for EuShop {
             return Ok(TaxDecision::uniform(cart, 0));
         }
         let (standard, reduced) = vat_rates(country).unwrap_or((1900, 700));
-        Ok(TaxDecision::per_line(cart, |line| line_rate(line, standard, reduced)))
+        Ok(TaxDecision::per_line(cart, |line| {
+            line_rate(line, standard, reduced)
+        }))
     }
 
     fn shipping_options(cart: &Cart) -> Result<Vec<ShippingOption>, RuleError> {
@@ -188,7 +195,11 @@ impl Rules for EuShop {
         }
         let (country, zone) = destination(cart)?;
         let zero = zero_rated(cart, country, zone);
-        let vat = if zero { 0 } else { vat_rates(country).map_or(0, |(standard, _)| standard) };
+        let vat = if zero {
+            0
+        } else {
+            vat_rates(country).map_or(0, |(standard, _)| standard)
+        };
         // Consumers pay the same gross price everywhere; zero-rated buyers pay its German net.
         let price = |gross: i64| {
             if zero {
@@ -198,34 +209,48 @@ impl Rules for EuShop {
             }
         };
         let grams = cart.shipped_weight_grams(DEFAULT_UNIT_GRAMS);
-        let order_value = cart
-            .total_gross(|line| line_rate(line, vat, vat))
-            .unwrap_or(0);
-        let free = zone.free_shipping_from().is_some_and(|from| order_value >= from);
+        let free = zone
+            .free_shipping_from()
+            .is_some_and(|from| cart.total_gross(|_| vat).unwrap_or(0) >= from);
 
         let mut options = Vec::new();
         if let Some(gross) = zone.standard_price(grams) {
             let gross = if free { 0 } else { gross };
             options.push(
-                ShippingOption::new("standard", text(cart, Text::Standard).as_str(), price(gross), vat)
-                    .description(&text(cart, Text::StandardDays))
-                    .carrier("DHL")
-                    .preselected(),
+                ShippingOption::new(
+                    "standard",
+                    text(cart, Text::Standard).as_str(),
+                    price(gross),
+                    vat,
+                )
+                .description(&text(cart, Text::StandardDays))
+                .carrier("DHL")
+                .preselected(),
             );
         }
         if LOCKER_COUNTRIES.contains(&country) && grams <= LOCKER_MAX_GRAMS {
             let gross = if free { 0 } else { 390 };
             options.push(
-                ShippingOption::new("locker", text(cart, Text::Locker).as_str(), price(gross), vat)
-                    .method(ShippingMethod::PickupPoint)
-                    .carrier("DHL"),
+                ShippingOption::new(
+                    "locker",
+                    text(cart, Text::Locker).as_str(),
+                    price(gross),
+                    vat,
+                )
+                .method(ShippingMethod::PickupPoint)
+                .carrier("DHL"),
             );
         }
         if zone == Zone::Home && grams <= 31_500 {
             options.push(
-                ShippingOption::new("express", text(cart, Text::Express).as_str(), price(1290), vat)
-                    .description(&text(cart, Text::ExpressDays))
-                    .carrier("DHL"),
+                ShippingOption::new(
+                    "express",
+                    text(cart, Text::Express).as_str(),
+                    price(1290),
+                    vat,
+                )
+                .description(&text(cart, Text::ExpressDays))
+                .carrier("DHL"),
             );
         }
         if options.is_empty() {
@@ -237,10 +262,16 @@ impl Rules for EuShop {
     fn validate(cart: &Cart) -> Result<Verdict, RuleError> {
         require_euro(cart)?;
         let Some(address) = cart.destination() else {
-            return Ok(Verdict::reject(RejectionCode::AddressInvalid, text(cart, Text::NoAddress)));
+            return Ok(Verdict::reject(
+                RejectionCode::AddressInvalid,
+                text(cart, Text::NoAddress),
+            ));
         };
         if Zone::of(&address.country).is_none() {
-            return Ok(Verdict::reject(RejectionCode::AddressUnsupported, text(cart, Text::NoDelivery)));
+            return Ok(Verdict::reject(
+                RejectionCode::AddressUnsupported,
+                text(cart, Text::NoDelivery),
+            ));
         }
         if address.country == HOME {
             let well_formed = address
@@ -248,7 +279,10 @@ impl Rules for EuShop {
                 .as_deref()
                 .is_some_and(|code| code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()));
             if !well_formed {
-                return Ok(Verdict::reject(RejectionCode::AddressInvalid, text(cart, Text::PostalCode)));
+                return Ok(Verdict::reject(
+                    RejectionCode::AddressInvalid,
+                    text(cart, Text::PostalCode),
+                ));
             }
         }
         if let Err(RuleError::AddressUnsupported(message)) = Self::shipping_options(cart) {
@@ -262,7 +296,10 @@ fn require_euro(cart: &Cart) -> Result<(), RuleError> {
     if cart.currency == CURRENCY {
         Ok(())
     } else {
-        Err(RuleError::cannot_decide(format!("prices are in EUR, cart is in {}", cart.currency)))
+        Err(RuleError::cannot_decide(format!(
+            "prices are in EUR, cart is in {}",
+            cart.currency
+        )))
     }
 }
 
@@ -281,7 +318,10 @@ enum Text {
 }
 
 fn text(cart: &Cart, which: Text) -> String {
-    let german = cart.locale.as_deref().is_some_and(|locale| locale.starts_with("de"));
+    let german = cart
+        .locale
+        .as_deref()
+        .is_some_and(|locale| locale.starts_with("de"));
     let (en, de) = match which {
         Text::Standard => ("Standard delivery", "Standardversand"),
         Text::StandardDays => ("2-4 business days", "2-4 Werktage"),
@@ -292,7 +332,10 @@ fn text(cart: &Cart, which: Text) -> String {
             "Sorry, we do not deliver to this country.",
             "Leider liefern wir nicht in dieses Land.",
         ),
-        Text::NoAddress => ("Please enter a delivery address.", "Bitte geben Sie eine Lieferadresse an."),
+        Text::NoAddress => (
+            "Please enter a delivery address.",
+            "Bitte geben Sie eine Lieferadresse an.",
+        ),
         Text::PostalCode => (
             "Please enter a five-digit postal code.",
             "Bitte geben Sie eine fünfstellige Postleitzahl an.",
@@ -320,14 +363,24 @@ mod tests {
     }
 
     fn tent() -> Line {
-        line("TENT-2", 1, Price::including_tax(19_900)).weight(4_200).build()
+        line("TENT-2", 1, Price::including_tax(19_900))
+            .weight(4_200)
+            .build()
     }
 
     #[test]
     fn vat_follows_destination_and_line_kind() {
-        let cart = CartBuilder::new("EUR").ship_to("FR").line(book(1)).line(tent()).build();
+        let cart = CartBuilder::new("EUR")
+            .ship_to("FR")
+            .line(book(1))
+            .line(tent())
+            .build();
         assert_eq!(EuShop::tax(&cart).unwrap().line_rates, vec![550, 2000]);
-        let cart = CartBuilder::new("EUR").ship_to("DE").line(book(1)).line(tent()).build();
+        let cart = CartBuilder::new("EUR")
+            .ship_to("DE")
+            .line(book(1))
+            .line(tent())
+            .build();
         assert_eq!(EuShop::tax(&cart).unwrap().line_rates, vec![700, 1900]);
     }
 
@@ -340,15 +393,36 @@ mod tests {
     #[test]
     fn reverse_charge_for_valid_looking_foreign_vat_ids_only() {
         let b2b = |vat: &str, country: &str| {
-            CartBuilder::new("EUR").ship_to(country).business(vat).line(tent()).build()
+            CartBuilder::new("EUR")
+                .ship_to(country)
+                .business(vat)
+                .line(tent())
+                .build()
         };
-        assert_eq!(EuShop::tax(&b2b("FR12345678901", "FR")).unwrap().line_rates, vec![0]);
-        assert_eq!(EuShop::tax(&b2b("EL123456789", "GR")).unwrap().line_rates, vec![0]);
+        assert_eq!(
+            EuShop::tax(&b2b("FR12345678901", "FR")).unwrap().line_rates,
+            vec![0]
+        );
+        assert_eq!(
+            EuShop::tax(&b2b("EL123456789", "GR")).unwrap().line_rates,
+            vec![0]
+        );
         // Domestic B2B pays German VAT.
-        assert_eq!(EuShop::tax(&b2b("DE123456789", "DE")).unwrap().line_rates, vec![1900]);
+        assert_eq!(
+            EuShop::tax(&b2b("DE123456789", "DE")).unwrap().line_rates,
+            vec![1900]
+        );
         // A VAT id of another country, or a malformed one, does not count.
-        assert_eq!(EuShop::tax(&b2b("NL123456789B01", "FR")).unwrap().line_rates, vec![2000]);
-        assert_eq!(EuShop::tax(&b2b("FR12", "FR")).unwrap().line_rates, vec![2000]);
+        assert_eq!(
+            EuShop::tax(&b2b("NL123456789B01", "FR"))
+                .unwrap()
+                .line_rates,
+            vec![2000]
+        );
+        assert_eq!(
+            EuShop::tax(&b2b("FR12", "FR")).unwrap().line_rates,
+            vec![2000]
+        );
     }
 
     #[test]
@@ -356,7 +430,10 @@ mod tests {
         let cart = CartBuilder::new("EUR").ship_to("NO").line(tent()).build();
         assert_eq!(EuShop::tax(&cart).unwrap().line_rates, vec![0]);
         let cart = CartBuilder::new("EUR").ship_to("US").line(tent()).build();
-        assert!(matches!(EuShop::tax(&cart), Err(RuleError::AddressUnsupported(_))));
+        assert!(matches!(
+            EuShop::tax(&cart),
+            Err(RuleError::AddressUnsupported(_))
+        ));
     }
 
     #[test]
@@ -384,9 +461,15 @@ mod tests {
 
     #[test]
     fn heavy_parcels_skip_the_locker() {
-        let heavy = line("STOVE", 1, Price::including_tax(1000)).weight(25_000).build();
+        let heavy = line("STOVE", 1, Price::including_tax(1000))
+            .weight(25_000)
+            .build();
         let cart = CartBuilder::new("EUR").ship_to("DE").line(heavy).build();
-        let ids: Vec<String> = EuShop::shipping_options(&cart).unwrap().into_iter().map(|o| o.id).collect();
+        let ids: Vec<String> = EuShop::shipping_options(&cart)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
         assert_eq!(ids, ["standard", "express"]);
     }
 
@@ -394,7 +477,10 @@ mod tests {
     fn zero_rated_shipping_is_the_german_net_price() {
         let cart = CartBuilder::new("EUR").ship_to("CH").line(book(1)).build();
         let options = EuShop::shipping_options(&cart).unwrap();
-        assert_eq!(options[0].price, Price::excluding_tax(money::remove_tax(1990, 1900)));
+        assert_eq!(
+            options[0].price,
+            Price::excluding_tax(money::remove_tax(1990, 1900))
+        );
         assert_eq!(options[0].tax_rate, 0);
     }
 
@@ -408,20 +494,34 @@ mod tests {
     #[test]
     fn validation() {
         let good = address("DE").postal_code("10115").street("Invalidenstr. 1");
-        let cart = CartBuilder::new("EUR").shipping_address(good).line(tent()).build();
+        let cart = CartBuilder::new("EUR")
+            .shipping_address(good)
+            .line(tent())
+            .build();
         assert_eq!(EuShop::validate(&cart).unwrap(), Verdict::Approve);
 
         let bad = address("DE").postal_code("1011");
-        let cart = CartBuilder::new("EUR").locale("de-DE").shipping_address(bad).line(tent()).build();
-        let Verdict::Reject(rejection) = EuShop::validate(&cart).unwrap() else { panic!("approved") };
+        let cart = CartBuilder::new("EUR")
+            .locale("de-DE")
+            .shipping_address(bad)
+            .line(tent())
+            .build();
+        let Verdict::Reject(rejection) = EuShop::validate(&cart).unwrap() else {
+            panic!("approved")
+        };
         assert_eq!(rejection.code, RejectionCode::AddressInvalid);
         assert!(rejection.message.contains("Postleitzahl"));
 
         let cart = CartBuilder::new("EUR").ship_to("JP").line(tent()).build();
-        let Verdict::Reject(rejection) = EuShop::validate(&cart).unwrap() else { panic!("approved") };
+        let Verdict::Reject(rejection) = EuShop::validate(&cart).unwrap() else {
+            panic!("approved")
+        };
         assert_eq!(rejection.code, RejectionCode::AddressUnsupported);
 
         let cart = CartBuilder::new("USD").ship_to("DE").line(tent()).build();
-        assert!(matches!(EuShop::validate(&cart), Err(RuleError::CannotDecide(_))));
+        assert!(matches!(
+            EuShop::validate(&cart),
+            Err(RuleError::CannotDecide(_))
+        ));
     }
 }

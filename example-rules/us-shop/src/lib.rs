@@ -68,7 +68,10 @@ const STATE_RATES: &[(&str, u32)] = &[
 ];
 
 /// States that tax shipping charges.
-const TAXES_SHIPPING: &[&str] = &["AR", "CT", "GA", "HI", "KS", "KY", "MI", "MN", "MS", "NE", "NJ", "NM", "NY", "NC", "ND", "OH", "PA", "RI", "SC", "SD", "TN", "TX", "VT", "WA", "WI", "WV"];
+const TAXES_SHIPPING: &[&str] = &[
+    "AR", "CT", "GA", "HI", "KS", "KY", "MI", "MN", "MS", "NE", "NJ", "NM", "NY", "NC", "ND", "OH",
+    "PA", "RI", "SC", "SD", "TN", "TX", "VT", "WA", "WI", "WV",
+];
 
 /// States that do not tax digital goods.
 const DIGITAL_EXEMPT: &[&str] = &["CA", "FL", "MA", "NV", "NY", "VA"];
@@ -84,13 +87,21 @@ const FREE_SHIPPING_FROM_CENTS: i64 = 7_500;
 const MAX_ORDER_CENTS: i64 = 1_000_000;
 
 fn state_rate(state: &str) -> Option<u32> {
-    STATE_RATES.iter().find(|(code, _)| *code == state).map(|&(_, rate)| rate)
+    STATE_RATES
+        .iter()
+        .find(|(code, _)| *code == state)
+        .map(|&(_, rate)| rate)
 }
 
 /// Whether the street lines name a post-office box ("PO Box 12", "P.O. Box", "Post
 /// Office Box", "POB 7", "Box 12"), ignoring case, dots and spacing.
 pub fn is_po_box(address: &Address) -> bool {
-    const BOX_WORDS: &[&[&str]] = &[&["po", "box"], &["p", "o", "box"], &["pobox"], &["post", "office", "box"]];
+    const BOX_WORDS: &[&[&str]] = &[
+        &["po", "box"],
+        &["p", "o", "box"],
+        &["pobox"],
+        &["post", "office", "box"],
+    ];
     address.street_lines.iter().any(|line| {
         let words: Vec<String> = line
             .split(|c: char| !c.is_ascii_alphanumeric())
@@ -98,10 +109,14 @@ pub fn is_po_box(address: &Address) -> bool {
             .map(str::to_ascii_lowercase)
             .collect();
         let names_box = BOX_WORDS.iter().any(|pattern| {
-            words.windows(pattern.len()).any(|window| window.iter().zip(pattern.iter()).all(|(w, p)| w == p))
+            words
+                .windows(pattern.len())
+                .any(|window| window.iter().zip(pattern.iter()).all(|(w, p)| w == p))
         });
         let numbered_box = matches!(words.first().map(String::as_str), Some("pob" | "box"))
-            && words.get(1).is_some_and(|number| number.bytes().all(|b| b.is_ascii_digit()));
+            && words
+                .get(1)
+                .is_some_and(|number| number.bytes().all(|b| b.is_ascii_digit()));
         names_box || numbered_box
     })
 }
@@ -123,7 +138,9 @@ fn deliverable_state(cart: &Cart) -> Result<Option<&str>, RuleError> {
     }
     match address.region.as_deref() {
         Some(state) if state_rate(state).is_some() => Ok(Some(state)),
-        Some(_) => Err(RuleError::AddressInvalid("Please choose a valid US state.".into())),
+        Some(_) => Err(RuleError::AddressInvalid(
+            "Please choose a valid US state.".into(),
+        )),
         None => Ok(None),
     }
 }
@@ -164,7 +181,10 @@ impl Rules for UsShop {
             .collect();
         Ok(decision.with_separate(SeparateTax {
             reference: "sales-tax".into(),
-            name: format!("Sales tax ({state} {} %)", money::format_decimal_trimmed(rate as i64, 2)),
+            name: format!(
+                "Sales tax ({state} {} %)",
+                money::format_decimal_trimmed(rate as i64, 2)
+            ),
             rate,
             lines,
             includes_shipping: TAXES_SHIPPING.contains(&state),
@@ -177,7 +197,11 @@ impl Rules for UsShop {
             return Ok(Vec::new());
         }
         let state = deliverable_state(cart)?;
-        let standard = if goods_value(cart) >= FREE_SHIPPING_FROM_CENTS { 0 } else { STANDARD_CENTS };
+        let standard = if goods_value(cart) >= FREE_SHIPPING_FROM_CENTS {
+            0
+        } else {
+            STANDARD_CENTS
+        };
         let mut options = vec![
             ShippingOption::new("standard", "Standard", Price::excluding_tax(standard), 0)
                 .description("5-7 business days")
@@ -197,7 +221,10 @@ impl Rules for UsShop {
     fn validate(cart: &Cart) -> Result<Verdict, RuleError> {
         require_dollars(cart)?;
         let Some(address) = cart.destination() else {
-            return Ok(Verdict::reject(RejectionCode::AddressInvalid, "Please enter a shipping address."));
+            return Ok(Verdict::reject(
+                RejectionCode::AddressInvalid,
+                "Please enter a shipping address.",
+            ));
         };
         match deliverable_state(cart) {
             Err(RuleError::AddressUnsupported(message)) => {
@@ -208,7 +235,10 @@ impl Rules for UsShop {
             }
             Err(other) => return Err(other),
             Ok(None) => {
-                return Ok(Verdict::reject(RejectionCode::AddressInvalid, "Please choose your state."));
+                return Ok(Verdict::reject(
+                    RejectionCode::AddressInvalid,
+                    "Please choose your state.",
+                ));
             }
             Ok(Some(_)) => {}
         }
@@ -217,7 +247,10 @@ impl Rules for UsShop {
             (digits.len() == 5 || digits.len() == 9) && digits.iter().all(u8::is_ascii_digit)
         });
         if !zip_ok {
-            return Ok(Verdict::reject(RejectionCode::AddressInvalid, "Please enter a valid ZIP code."));
+            return Ok(Verdict::reject(
+                RejectionCode::AddressInvalid,
+                "Please enter a valid ZIP code.",
+            ));
         }
         if goods_value(cart) > MAX_ORDER_CENTS {
             return Ok(Verdict::reject(
@@ -233,7 +266,10 @@ fn require_dollars(cart: &Cart) -> Result<(), RuleError> {
     if cart.currency == "USD" {
         Ok(())
     } else {
-        Err(RuleError::cannot_decide(format!("prices are in USD, cart is in {}", cart.currency)))
+        Err(RuleError::cannot_decide(format!(
+            "prices are in USD, cart is in {}",
+            cart.currency
+        )))
     }
 }
 
@@ -246,7 +282,10 @@ mod tests {
 
     fn to(state: &str) -> CartBuilder {
         CartBuilder::new("USD").shipping_address(
-            address("US").region(state).postal_code("90210").street("10 Lombard St"),
+            address("US")
+                .region(state)
+                .postal_code("90210")
+                .street("10 Lombard St"),
         )
     }
 
@@ -256,12 +295,18 @@ mod tests {
 
     #[test]
     fn sales_tax_is_a_separate_line() {
-        let cart = to("CA").line(shirt(1)).line(line("GIFT", 1, Price::excluding_tax(5_000)).kind(LineKind::GiftCard)).build();
+        let cart = to("CA")
+            .line(shirt(1))
+            .line(line("GIFT", 1, Price::excluding_tax(5_000)).kind(LineKind::GiftCard))
+            .build();
         let decision = UsShop::tax(&cart).unwrap();
         assert_eq!(decision.line_rates, vec![0, 0]);
         assert_eq!(decision.separate.len(), 1);
         let tax = &decision.separate[0];
-        assert_eq!((tax.rate, tax.lines.clone(), tax.includes_shipping), (725, vec![0], false));
+        assert_eq!(
+            (tax.rate, tax.lines.clone(), tax.includes_shipping),
+            (725, vec![0], false)
+        );
         assert_eq!(tax.name, "Sales tax (CA 7.25 %)");
     }
 
@@ -274,7 +319,12 @@ mod tests {
 
     #[test]
     fn no_tax_line_in_tax_free_states_or_before_an_address() {
-        assert!(UsShop::tax(&to("OR").line(shirt(1)).build()).unwrap().separate.is_empty());
+        assert!(
+            UsShop::tax(&to("OR").line(shirt(1)).build())
+                .unwrap()
+                .separate
+                .is_empty()
+        );
         let cart = CartBuilder::new("USD").line(shirt(1)).build();
         assert!(UsShop::tax(&cart).unwrap().separate.is_empty());
     }
@@ -302,35 +352,74 @@ mod tests {
 
     #[test]
     fn po_boxes_are_refused() {
-        for street in ["PO Box 123", "P.O. Box 9", "p o box 7", "Post Office Box 55", "POB 12", "Box 12"] {
+        for street in [
+            "PO Box 123",
+            "P.O. Box 9",
+            "p o box 7",
+            "Post Office Box 55",
+            "POB 12",
+            "Box 12",
+        ] {
             let cart = CartBuilder::new("USD")
-                .shipping_address(address("US").region("CA").postal_code("90210").street(street))
+                .shipping_address(
+                    address("US")
+                        .region("CA")
+                        .postal_code("90210")
+                        .street(street),
+                )
                 .line(shirt(1))
                 .build();
             assert!(
-                matches!(UsShop::shipping_options(&cart), Err(RuleError::AddressUnsupported(_))),
+                matches!(
+                    UsShop::shipping_options(&cart),
+                    Err(RuleError::AddressUnsupported(_))
+                ),
                 "{street}"
             );
-            let Verdict::Reject(rejection) = UsShop::validate(&cart).unwrap() else { panic!("{street}") };
+            let Verdict::Reject(rejection) = UsShop::validate(&cart).unwrap() else {
+                panic!("{street}")
+            };
             assert_eq!(rejection.code, RejectionCode::AddressUnsupported);
         }
-        for street in ["10 Boxwood Lane", "1 Pobrook Road", "Apt 5, 20 Post Office Square"] {
+        for street in [
+            "10 Boxwood Lane",
+            "1 Pobrook Road",
+            "Apt 5, 20 Post Office Square",
+        ] {
             let a = address("US").street(street).build();
-            assert_eq!(is_po_box(&a), street.contains("Post Office Box"), "{street}");
+            assert_eq!(
+                is_po_box(&a),
+                street.contains("Post Office Box"),
+                "{street}"
+            );
         }
     }
 
     #[test]
     fn validation() {
-        assert_eq!(UsShop::validate(&to("CA").line(shirt(1)).build()).unwrap(), Verdict::Approve);
+        assert_eq!(
+            UsShop::validate(&to("CA").line(shirt(1)).build()).unwrap(),
+            Verdict::Approve
+        );
         let cart = CartBuilder::new("USD").ship_to("CA").line(shirt(1)).build();
-        let Verdict::Reject(r) = UsShop::validate(&cart).unwrap() else { panic!() };
+        let Verdict::Reject(r) = UsShop::validate(&cart).unwrap() else {
+            panic!()
+        };
         assert_eq!(r.code, RejectionCode::AddressUnsupported);
-        let cart = CartBuilder::new("USD").shipping_address(address("US").region("CA").postal_code("9021")).line(shirt(1)).build();
-        let Verdict::Reject(r) = UsShop::validate(&cart).unwrap() else { panic!() };
+        let cart = CartBuilder::new("USD")
+            .shipping_address(address("US").region("CA").postal_code("9021"))
+            .line(shirt(1))
+            .build();
+        let Verdict::Reject(r) = UsShop::validate(&cart).unwrap() else {
+            panic!()
+        };
         assert_eq!(r.code, RejectionCode::AddressInvalid);
-        let cart = to("CA").line(line("CAR", 1, Price::excluding_tax(2_000_000))).build();
-        let Verdict::Reject(r) = UsShop::validate(&cart).unwrap() else { panic!() };
+        let cart = to("CA")
+            .line(line("CAR", 1, Price::excluding_tax(2_000_000)))
+            .build();
+        let Verdict::Reject(r) = UsShop::validate(&cart).unwrap() else {
+            panic!()
+        };
         assert_eq!(r.code, RejectionCode::OrderLimit);
     }
 }

@@ -20,13 +20,19 @@ pub struct CheckArgs {
 }
 
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let bytes = std::fs::read(&args.module).with_context(|| format!("reading {}", args.module.display()))?;
+    let bytes = std::fs::read(&args.module)
+        .with_context(|| format!("reading {}", args.module.display()))?;
     let engine = Engine::new(EngineSettings::default(), None)?;
     let inspection = engine.inspect(&bytes);
     if args.json {
         println!("{}", serde_json::to_string_pretty(&inspection)?);
     } else {
-        println!("module   {} ({} bytes, {})", args.module.display(), inspection.size, inspection.hash);
+        println!(
+            "module   {} ({} bytes, {})",
+            args.module.display(),
+            inspection.size,
+            inspection.hash
+        );
         println!("kind     {}", inspection.kind);
         if let Some(time) = inspection.compile_time {
             println!("compiles yes, in {:.1} ms", time.as_secs_f64() * 1000.0);
@@ -34,7 +40,11 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         if !inspection.imports.is_empty() {
             println!("imports");
             for import in &inspection.imports {
-                let verdict = if import.allowed { "ok       " } else { "FORBIDDEN" };
+                let verdict = if import.allowed {
+                    "ok       "
+                } else {
+                    "FORBIDDEN"
+                };
                 println!("  {verdict} {}", import.name);
             }
         }
@@ -42,9 +52,16 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             println!("exports  {}", inspection.exports.join(", "));
         }
         match &inspection.error {
-            None => println!("world    implements {}\nresult   accepted", inspection.world),
+            None => println!(
+                "world    implements {}\nresult   accepted",
+                inspection.world
+            ),
             Some(error) => println!("result   refused: {error}"),
         }
     }
-    Ok(if inspection.accepted() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if inspection.accepted() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

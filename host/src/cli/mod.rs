@@ -49,5 +49,7 @@ pub fn main() -> ExitCode {
 
 /// Reads a module argument: a path, `example:<name>` or `native:<name>`.
 fn module_argument(value: &str) -> Result<crate::registry::ModuleSource, String> {
-    value.parse().map_err(|error: anyhow::Error| format!("{error:#}"))
+    value
+        .parse()
+        .map_err(|error: anyhow::Error| format!("{error:#}"))
 }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::engine::{ArtifactCache, Engine, EngineError, EngineSettings, Limits, Usage};
-use crate::model::{Cart, DecisionKind, Decided};
+use crate::model::{Cart, Decided, DecisionKind};
 use crate::registry::ModuleSource;
 
 /// Arguments of `rulegate run`.
@@ -79,17 +79,23 @@ fn outcome<T: Serialize>(result: Result<Decided<T>, EngineError>) -> anyhow::Res
     Ok(match result {
         Ok(Ok(decision)) => Outcome::Decided(serde_json::to_value(decision)?),
         Ok(Err(rule_error)) => Outcome::RuleError(serde_json::to_value(rule_error)?),
-        Err(error) => Outcome::Failed { kind: error.kind(), message: error.to_string() },
+        Err(error) => Outcome::Failed {
+            kind: error.kind(),
+            message: error.to_string(),
+        },
     })
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let text = if args.input.as_os_str() == "-" {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading the cart from standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the cart from standard input")?;
         text
     } else {
-        std::fs::read_to_string(&args.input).with_context(|| format!("reading {}", args.input.display()))?
+        std::fs::read_to_string(&args.input)
+            .with_context(|| format!("reading {}", args.input.display()))?
     };
     let cart: Cart = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a canonical cart", args.input.display()))?;
@@ -107,7 +113,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(deadline) = args.deadline_ms {
         limits.deadline_ms = deadline;
     }
-    let cache = args.cache_dir.map(ArtifactCache::open).transpose().context("opening the cache directory")?;
+    let cache = args
+        .cache_dir
+        .map(ArtifactCache::open)
+        .transpose()
+        .context("opening the cache directory")?;
     let engine = Engine::new(EngineSettings::default(), cache)?;
     let rules = args.module.load(&engine)?;
 
@@ -127,28 +137,52 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         outcomes.push((decision, result));
     }
     let usage = session.usage().clone();
-    let failed = outcomes.iter().any(|(_, outcome)| matches!(outcome, Outcome::Failed { .. }));
+    let failed = outcomes
+        .iter()
+        .any(|(_, outcome)| matches!(outcome, Outcome::Failed { .. }));
 
     if args.json {
         let decisions: serde_json::Map<String, Value> = outcomes
             .iter()
-            .map(|(kind, outcome)| Ok((kind.export_name().to_string(), serde_json::to_value(outcome)?)))
+            .map(|(kind, outcome)| {
+                Ok((
+                    kind.export_name().to_string(),
+                    serde_json::to_value(outcome)?,
+                ))
+            })
             .collect::<anyhow::Result<_>>()?;
         let report = json!({ "module": rules.id(), "decisions": decisions, "usage": usage });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_human(rules.id(), &outcomes, &usage)?;
     }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn print_human(module: &str, outcomes: &[(DecisionKind, Outcome)], usage: &Usage) -> anyhow::Result<()> {
+fn print_human(
+    module: &str,
+    outcomes: &[(DecisionKind, Outcome)],
+    usage: &Usage,
+) -> anyhow::Result<()> {
     println!("module {module}");
     for (kind, outcome) in outcomes {
         match outcome {
-            Outcome::Decided(value) => println!("\n{kind}: decided\n{}", serde_json::to_string_pretty(value)?),
-            Outcome::RuleError(value) => println!("\n{kind}: declined\n{}", serde_json::to_string_pretty(value)?),
-            Outcome::Failed { kind: failure, message } => println!("\n{kind}: FAILED ({failure})\n{message}"),
+            Outcome::Decided(value) => println!(
+                "\n{kind}: decided\n{}",
+                serde_json::to_string_pretty(value)?
+            ),
+            Outcome::RuleError(value) => println!(
+                "\n{kind}: declined\n{}",
+                serde_json::to_string_pretty(value)?
+            ),
+            Outcome::Failed {
+                kind: failure,
+                message,
+            } => println!("\n{kind}: FAILED ({failure})\n{message}"),
         }
     }
     if !usage.logs.is_empty() {

@@ -32,7 +32,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_tracing(args.log_json);
     let config = Config::load(args.config.as_deref())?;
     if args.config.is_none() {
-        tracing::warn!("no --config given: serving the example tenants of the embedded default configuration");
+        tracing::warn!(
+            "no --config given: serving the example tenants of the embedded default configuration"
+        );
     }
     let cache = config
         .cache_dir
@@ -42,10 +44,15 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("opening the artifact cache")?;
     let engine = Engine::new(config.engine.clone(), cache)?;
     let registry = Registry::load(&config, &engine)?;
-    let state = AppState { registry: Arc::new(registry), executor: Executor::per_core() };
+    let state = AppState {
+        registry: Arc::new(registry),
+        executor: Executor::per_core(),
+    };
     let address = args.listen.unwrap_or(config.listen);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(address)
             .await
@@ -60,7 +67,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
 fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RULEGATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {

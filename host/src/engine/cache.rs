@@ -33,7 +33,8 @@ impl ArtifactCache {
     fn path(&self, engine: &wasmtime::Engine, hash: &ModuleHash) -> PathBuf {
         let mut hasher = DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut hasher);
-        self.dir.join(format!("{}-{:016x}.cwasm", hash.hex(), hasher.finish()))
+        self.dir
+            .join(format!("{}-{:016x}.cwasm", hash.hex(), hasher.finish()))
     }
 
     /// The cached component for `hash`, if present and loadable by this engine.
@@ -61,7 +62,12 @@ impl ArtifactCache {
     }
 
     /// Saves a compiled component atomically: a reader sees the whole artifact or none.
-    pub(crate) fn store(&self, engine: &wasmtime::Engine, hash: &ModuleHash, component: &Component) -> std::io::Result<()> {
+    pub(crate) fn store(
+        &self,
+        engine: &wasmtime::Engine,
+        hash: &ModuleHash,
+        component: &Component,
+    ) -> std::io::Result<()> {
         let bytes = component.serialize().map_err(std::io::Error::other)?;
         let path = self.path(engine, hash);
         let mut temporary = tempfile::NamedTempFile::new_in(&self.dir)?;

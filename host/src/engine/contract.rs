@@ -29,55 +29,90 @@ fn check_text(what: &str, text: &str, max: usize, required: bool) -> Result<(), 
         return Err(violation(format!("{what} is empty")));
     }
     if text.len() > max {
-        return Err(violation(format!("{what} is {} bytes long (at most {max})", text.len())));
+        return Err(violation(format!(
+            "{what} is {} bytes long (at most {max})",
+            text.len()
+        )));
     }
     Ok(())
 }
 
 fn check_rate(what: &str, rate: u32) -> Result<(), EngineError> {
     if rate > MAX_RATE {
-        return Err(violation(format!("{what} is {rate} basis points (at most {MAX_RATE})")));
+        return Err(violation(format!(
+            "{what} is {rate} basis points (at most {MAX_RATE})"
+        )));
     }
     Ok(())
 }
 
 fn check_rule_error(error: &RuleError) -> Result<(), EngineError> {
     match error {
-        RuleError::AddressUnsupported(message) | RuleError::AddressInvalid(message) => {
-            check_text("the shopper message of a rule error", message, MAX_TEXT_BYTES, false)
+        RuleError::AddressUnsupported(message) | RuleError::AddressInvalid(message) => check_text(
+            "the shopper message of a rule error",
+            message,
+            MAX_TEXT_BYTES,
+            false,
+        ),
+        RuleError::CannotDecide(reason) => {
+            check_text("the reason of cannot-decide", reason, MAX_TEXT_BYTES, false)
         }
-        RuleError::CannotDecide(reason) => check_text("the reason of cannot-decide", reason, MAX_TEXT_BYTES, false),
     }
 }
 
 /// Shipping options: at most 50, unique non-empty ids, names, prices between 0 and the
 /// maximum amount, valid rates, at most one preselected.
-pub fn check_shipping(_cart: &Cart, decided: &Decided<Vec<ShippingOption>>) -> Result<(), EngineError> {
+pub fn check_shipping(
+    _cart: &Cart,
+    decided: &Decided<Vec<ShippingOption>>,
+) -> Result<(), EngineError> {
     let options = match decided {
         Ok(options) => options,
         Err(error) => return check_rule_error(error),
     };
     if options.len() > MAX_SHIPPING_OPTIONS {
-        return Err(violation(format!("{} shipping options (at most {MAX_SHIPPING_OPTIONS})", options.len())));
+        return Err(violation(format!(
+            "{} shipping options (at most {MAX_SHIPPING_OPTIONS})",
+            options.len()
+        )));
     }
     let mut ids = HashSet::new();
     for option in options {
         let what = |field: &str| format!("shipping option {:?}: {field}", option.id);
         check_text("a shipping option id", &option.id, MAX_ID_BYTES, true)?;
         if !ids.insert(option.id.as_str()) {
-            return Err(violation(format!("shipping option id {:?} appears twice", option.id)));
+            return Err(violation(format!(
+                "shipping option id {:?} appears twice",
+                option.id
+            )));
         }
         check_text(&what("name"), &option.name, MAX_TEXT_BYTES, true)?;
-        check_text(&what("description"), option.description.as_deref().unwrap_or(""), MAX_TEXT_BYTES, false)?;
-        check_text(&what("carrier"), option.carrier.as_deref().unwrap_or(""), MAX_ID_BYTES, false)?;
+        check_text(
+            &what("description"),
+            option.description.as_deref().unwrap_or(""),
+            MAX_TEXT_BYTES,
+            false,
+        )?;
+        check_text(
+            &what("carrier"),
+            option.carrier.as_deref().unwrap_or(""),
+            MAX_ID_BYTES,
+            false,
+        )?;
         check_rate(&what("tax rate"), option.tax_rate)?;
         if !(0..=MAX_AMOUNT).contains(&option.price.amount) {
-            return Err(violation(format!("{} is {} (from 0 to {MAX_AMOUNT})", what("price"), option.price.amount)));
+            return Err(violation(format!(
+                "{} is {} (from 0 to {MAX_AMOUNT})",
+                what("price"),
+                option.price.amount
+            )));
         }
     }
     let preselected = options.iter().filter(|option| option.preselected).count();
     if preselected > 1 {
-        return Err(violation(format!("{preselected} shipping options are preselected (at most one)")));
+        return Err(violation(format!(
+            "{preselected} shipping options are preselected (at most one)"
+        )));
     }
     Ok(())
 }
@@ -100,10 +135,18 @@ pub fn check_tax(cart: &Cart, decided: &Decided<TaxDecision>) -> Result<(), Engi
         check_rate(&format!("the rate of line {index}"), *rate)?;
     }
     if decision.separate.len() > MAX_SEPARATE_TAXES {
-        return Err(violation(format!("{} separate taxes (at most {MAX_SEPARATE_TAXES})", decision.separate.len())));
+        return Err(violation(format!(
+            "{} separate taxes (at most {MAX_SEPARATE_TAXES})",
+            decision.separate.len()
+        )));
     }
     for tax in &decision.separate {
-        check_text("a separate tax reference", &tax.reference, MAX_ID_BYTES, true)?;
+        check_text(
+            "a separate tax reference",
+            &tax.reference,
+            MAX_ID_BYTES,
+            true,
+        )?;
         check_text("a separate tax name", &tax.name, MAX_TEXT_BYTES, true)?;
         check_rate(&format!("separate tax {:?}", tax.reference), tax.rate)?;
         let mut seen = HashSet::new();
@@ -116,7 +159,10 @@ pub fn check_tax(cart: &Cart, decided: &Decided<TaxDecision>) -> Result<(), Engi
                 )));
             }
             if !seen.insert(index) {
-                return Err(violation(format!("separate tax {:?} names line {index} twice", tax.reference)));
+                return Err(violation(format!(
+                    "separate tax {:?} names line {index} twice",
+                    tax.reference
+                )));
             }
         }
     }
@@ -127,7 +173,12 @@ pub fn check_tax(cart: &Cart, decided: &Decided<TaxDecision>) -> Result<(), Engi
 pub fn check_verdict(decided: &Decided<Verdict>) -> Result<(), EngineError> {
     match decided {
         Ok(Verdict::Approve) => Ok(()),
-        Ok(Verdict::Reject(rejection)) => check_text("a rejection message", &rejection.message, MAX_TEXT_BYTES, true),
+        Ok(Verdict::Reject(rejection)) => check_text(
+            "a rejection message",
+            &rejection.message,
+            MAX_TEXT_BYTES,
+            true,
+        ),
         Err(error) => check_rule_error(error),
     }
 }

@@ -6,10 +6,14 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The bytes are not WebAssembly at all.
-    #[error("not a WebAssembly file (no \\0asm header); expected a component built with `cargo build --release --target wasm32-wasip2`")]
+    #[error(
+        "not a WebAssembly file (no \\0asm header); expected a component built with `cargo build --release --target wasm32-wasip2`"
+    )]
     NotWasm,
     /// A core module, not a component.
-    #[error("this is a core WebAssembly module, not a component; build it with `--target wasm32-wasip2` (or wrap it with `wasm-tools component new`)")]
+    #[error(
+        "this is a core WebAssembly module, not a component; build it with `--target wasm32-wasip2` (or wrap it with `wasm-tools component new`)"
+    )]
     CoreModule,
     /// The component does not compile (malformed, or uses features the engine does not enable).
     #[error("the component does not compile: {0}")]

@@ -15,7 +15,9 @@ pub struct Executor {
 impl Executor {
     /// An executor running at most `concurrency` calls at once.
     pub fn new(concurrency: usize) -> Self {
-        Executor { permits: Arc::new(Semaphore::new(concurrency.max(1))) }
+        Executor {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
     }
 
     /// One call per available core: rule calls are CPU-bound.

@@ -69,14 +69,20 @@ impl Inspection {
     }
 }
 
-fn serialize_millis<S: serde::Serializer>(duration: &Option<Duration>, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_millis<S: serde::Serializer>(
+    duration: &Option<Duration>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match duration {
         Some(duration) => serializer.serialize_f64(duration.as_secs_f64() * 1000.0),
         None => serializer.serialize_none(),
     }
 }
 
-fn serialize_error<S: serde::Serializer>(error: &Option<LoadError>, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_error<S: serde::Serializer>(
+    error: &Option<LoadError>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     match error {
         Some(error) => serializer.serialize_str(&error.to_string()),
         None => serializer.serialize_none(),
@@ -88,7 +94,9 @@ pub(super) fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
     const MAGIC: &[u8] = b"\0asm";
     const CORE_VERSION: &[u8] = &[1, 0, 0, 0];
     match bytes.get(..8) {
-        Some(header) if header.starts_with(MAGIC) && &header[4..] == CORE_VERSION => Err(LoadError::CoreModule),
+        Some(header) if header.starts_with(MAGIC) && &header[4..] == CORE_VERSION => {
+            Err(LoadError::CoreModule)
+        }
         Some(header) if header.starts_with(MAGIC) => Ok(()),
         _ => Err(LoadError::NotWasm),
     }
@@ -96,7 +104,9 @@ pub(super) fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
 
 /// Whether a module may import `name` (`namespace:package/interface@version`).
 fn import_allowed(name: &str) -> bool {
-    let interface = name.split_once('@').map_or(name, |(interface, _)| interface);
+    let interface = name
+        .split_once('@')
+        .map_or(name, |(interface, _)| interface);
     ALLOWED_WASI.contains(&interface) || ALLOWED_CONTRACT.contains(&interface)
 }
 
@@ -105,13 +115,20 @@ pub(super) fn imports(engine: &wasmtime::Engine, component: &Component) -> Vec<I
     component
         .component_type()
         .imports(engine)
-        .map(|(name, _)| ImportCheck { name: name.to_string(), allowed: import_allowed(name) })
+        .map(|(name, _)| ImportCheck {
+            name: name.to_string(),
+            allowed: import_allowed(name),
+        })
         .collect()
 }
 
 /// The names of the component's exports.
 pub(super) fn exports(engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
-    component.component_type().exports(engine).map(|(name, _)| name.to_string()).collect()
+    component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect()
 }
 
 pub(super) fn inspect(engine: &Engine, bytes: &[u8]) -> Inspection {
@@ -126,7 +143,11 @@ pub(super) fn inspect(engine: &Engine, bytes: &[u8]) -> Inspection {
         error: None,
     };
     if let Err(error) = check_header(bytes) {
-        inspection.kind = if matches!(error, LoadError::CoreModule) { "core module" } else { "not wasm" };
+        inspection.kind = if matches!(error, LoadError::CoreModule) {
+            "core module"
+        } else {
+            "not wasm"
+        };
         inspection.error = Some(error);
         return inspection;
     }
@@ -163,9 +184,15 @@ mod tests {
 
     #[test]
     fn headers() {
-        assert!(matches!(check_header(b"\0asm\x01\0\0\0rest"), Err(LoadError::CoreModule)));
+        assert!(matches!(
+            check_header(b"\0asm\x01\0\0\0rest"),
+            Err(LoadError::CoreModule)
+        ));
         assert!(check_header(b"\0asm\x0d\0\x01\0rest").is_ok());
-        assert!(matches!(check_header(b"hello world"), Err(LoadError::NotWasm)));
+        assert!(matches!(
+            check_header(b"hello world"),
+            Err(LoadError::NotWasm)
+        ));
         assert!(matches!(check_header(b""), Err(LoadError::NotWasm)));
     }
 }

@@ -29,6 +29,10 @@ impl Default for Limits {
     /// 50 M fuel per decision (a few milliseconds of CPU; the example rules use under
     /// 100 k on a 200-line cart), 32 MiB of memory, a 1 s deadline.
     fn default() -> Self {
-        Limits { fuel: Some(50_000_000), memory_bytes: 32 << 20, deadline_ms: 1_000 }
+        Limits {
+            fuel: Some(50_000_000),
+            memory_bytes: 32 << 20,
+            deadline_ms: 1_000,
+        }
     }
 }

@@ -46,7 +46,10 @@ pub trait RuleSet: Send + Sync + 'static {
 /// instance.
 pub trait Session {
     /// The `shipping-options` decision, checked against the contract.
-    fn shipping_options(&mut self, cart: &Cart) -> Result<Decided<Vec<ShippingOption>>, EngineError>;
+    fn shipping_options(
+        &mut self,
+        cart: &Cart,
+    ) -> Result<Decided<Vec<ShippingOption>>, EngineError>;
 
     /// The `tax` decision, checked against the contract.
     fn tax(&mut self, cart: &Cart) -> Result<Decided<TaxDecision>, EngineError>;

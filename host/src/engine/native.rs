@@ -19,7 +19,10 @@ pub struct NativeRules<R> {
 impl<R: sdk::Rules + 'static> NativeRules<R> {
     /// Native rules known as `native:<name>`.
     pub fn new(name: &str) -> Self {
-        NativeRules { id: format!("native:{name}"), rules: PhantomData }
+        NativeRules {
+            id: format!("native:{name}"),
+            rules: PhantomData,
+        }
     }
 }
 
@@ -29,7 +32,10 @@ impl<R: sdk::Rules + 'static> RuleSet for NativeRules<R> {
     }
 
     fn session(&self, _limits: &Limits) -> Box<dyn Session + '_> {
-        Box::new(NativeSession::<R> { usage: Usage::default(), rules: PhantomData })
+        Box::new(NativeSession::<R> {
+            usage: Usage::default(),
+            rules: PhantomData,
+        })
     }
 }
 
@@ -40,15 +46,24 @@ struct NativeSession<R> {
 
 impl<R: sdk::Rules> NativeSession<R> {
     /// Converts the cart, runs the decision, converts back; times it and collects logs.
-    fn call<S, T>(&mut self, cart: &Cart, decide: impl FnOnce(&sdk::Cart) -> Result<S, sdk::RuleError>) -> Decided<T>
+    fn call<S, T>(
+        &mut self,
+        cart: &Cart,
+        decide: impl FnOnce(&sdk::Cart) -> Result<S, sdk::RuleError>,
+    ) -> Decided<T>
     where
         S: Convert<T>,
     {
         let began = Instant::now();
         let cart: sdk::Cart = cart.clone().convert();
-        let decided = decide(&cart).map(Convert::convert).map_err(Convert::convert);
+        let decided = decide(&cart)
+            .map(Convert::convert)
+            .map_err(Convert::convert);
         for (level, message) in sdk::log::take_captured() {
-            self.usage.logs.push(LogEntry { level: level.convert(), message });
+            self.usage.logs.push(LogEntry {
+                level: level.convert(),
+                message,
+            });
         }
         self.usage.elapsed += began.elapsed();
         decided
@@ -56,7 +71,10 @@ impl<R: sdk::Rules> NativeSession<R> {
 }
 
 impl<R: sdk::Rules> Session for NativeSession<R> {
-    fn shipping_options(&mut self, cart: &Cart) -> Result<Decided<Vec<ShippingOption>>, EngineError> {
+    fn shipping_options(
+        &mut self,
+        cart: &Cart,
+    ) -> Result<Decided<Vec<ShippingOption>>, EngineError> {
         let decided = self.call(cart, R::shipping_options);
         contract::check_shipping(cart, &decided)?;
         Ok(decided)

@@ -33,6 +33,9 @@ pub struct LogEntry {
     pub message: String,
 }
 
-fn serialize_micros<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+fn serialize_micros<S: serde::Serializer>(
+    duration: &Duration,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_u64(duration.as_micros() as u64)
 }

@@ -16,7 +16,10 @@ use super::bindings::rulegate::checkout::host::{Host, LogLevel};
 use super::bindings::{Rules, RulesPre};
 use super::contract;
 use super::inspect::{self, Inspection};
-use super::{ArtifactCache, EngineError, EngineSettings, Limits, LoadError, LogEntry, RuleSet, Session, Usage};
+use super::{
+    ArtifactCache, EngineError, EngineSettings, Limits, LoadError, LogEntry, RuleSet, Session,
+    Usage,
+};
 use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
 
 /// The world every rules module implements.
@@ -77,7 +80,9 @@ struct EngineInner {
 
 impl fmt::Debug for Engine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Engine").field("settings", &self.inner.settings).finish_non_exhaustive()
+        f.debug_struct("Engine")
+            .field("settings", &self.inner.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -89,7 +94,13 @@ impl Engine {
         let linker = sandbox_linker(&wasmtime)?;
         let ticker = start_epoch_ticker(wasmtime.clone(), settings.epoch_tick());
         Ok(Engine {
-            inner: Arc::new(EngineInner { wasmtime, linker, settings, cache, _ticker: ticker }),
+            inner: Arc::new(EngineInner {
+                wasmtime,
+                linker,
+                settings,
+                cache,
+                _ticker: ticker,
+            }),
         })
     }
 
@@ -104,7 +115,11 @@ impl Engine {
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<WasmRules>, LoadError> {
         let hash = ModuleHash::of(bytes);
         inspect::check_header(bytes)?;
-        let cached = self.inner.cache.as_ref().and_then(|cache| cache.load(&self.inner.wasmtime, &hash));
+        let cached = self
+            .inner
+            .cache
+            .as_ref()
+            .and_then(|cache| cache.load(&self.inner.wasmtime, &hash));
         let from_cache = cached.is_some();
         let component = match cached {
             Some(component) => component,
@@ -114,7 +129,13 @@ impl Engine {
         if !from_cache && let Some(cache) = &self.inner.cache {
             cache.store(&self.inner.wasmtime, &hash, &component)?;
         }
-        Ok(Arc::new(WasmRules { id: hash.to_string(), hash, pre, engine: self.clone(), from_cache }))
+        Ok(Arc::new(WasmRules {
+            id: hash.to_string(),
+            hash,
+            pre,
+            engine: self.clone(),
+            from_cache,
+        }))
     }
 
     /// Everything `rulegate check` reports about a module, without failing early.
@@ -123,7 +144,8 @@ impl Engine {
     }
 
     pub(super) fn compile(&self, bytes: &[u8]) -> Result<Component, LoadError> {
-        Component::new(&self.inner.wasmtime, bytes).map_err(|error| LoadError::Compile(format!("{error:?}")))
+        Component::new(&self.inner.wasmtime, bytes)
+            .map_err(|error| LoadError::Compile(format!("{error:?}")))
     }
 
     /// Checks imports and exports, and links the component into a reusable handle.
@@ -136,7 +158,10 @@ impl Engine {
         if !forbidden.is_empty() {
             return Err(LoadError::ForbiddenImports(forbidden));
         }
-        let wrong_world = |reason: String| LoadError::WrongWorld { world: WORLD, reason };
+        let wrong_world = |reason: String| LoadError::WrongWorld {
+            world: WORLD,
+            reason,
+        };
         let instance_pre = self
             .inner
             .linker
@@ -144,7 +169,11 @@ impl Engine {
             .map_err(|error| wrong_world(format!("{error}")))?;
         RulesPre::new(instance_pre).map_err(|error| {
             let exports = inspect::exports(&self.inner.wasmtime, component);
-            let exported = if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") };
+            let exported = if exports.is_empty() {
+                "nothing".to_string()
+            } else {
+                exports.join(", ")
+            };
             wrong_world(format!("{error} (the component exports {exported})"))
         })
     }
@@ -176,14 +205,18 @@ fn sandbox_linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<CallState>
     cli::terminal_stdin::add_to_linker::<CallState, WasiCli>(l, cli_view).map_err(wrap)?;
     cli::terminal_stdout::add_to_linker::<CallState, WasiCli>(l, cli_view).map_err(wrap)?;
     cli::terminal_stderr::add_to_linker::<CallState, WasiCli>(l, cli_view).map_err(wrap)?;
-    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<CallState, Table>(l, table).map_err(wrap)?;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<CallState, Table>(l, table)
+        .map_err(wrap)?;
     io::poll::add_to_linker::<CallState, Table>(l, table).map_err(wrap)?;
     io::streams::add_to_linker::<CallState, Table>(l, table).map_err(wrap)?;
     Ok(linker)
 }
 
 fn cli_view(state: &mut CallState) -> WasiCliCtxView<'_> {
-    WasiCliCtxView { ctx: &mut state.cli, table: &mut state.table }
+    WasiCliCtxView {
+        ctx: &mut state.cli,
+        table: &mut state.table,
+    }
 }
 
 fn table(state: &mut CallState) -> &mut ResourceTable {
@@ -222,7 +255,9 @@ pub struct WasmRules {
 
 impl fmt::Debug for WasmRules {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WasmRules").field("hash", &self.hash).finish_non_exhaustive()
+        f.debug_struct("WasmRules")
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
     }
 }
 
@@ -299,7 +334,12 @@ struct MemoryGuard {
 struct MemoryLimitExceeded;
 
 impl ResourceLimiter for MemoryGuard {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limit {
             self.exceeded = true;
             return Err(MemoryLimitExceeded.into());
@@ -308,7 +348,12 @@ impl ResourceLimiter for MemoryGuard {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -355,10 +400,15 @@ impl WasmSession<'_> {
 
     /// Runs one export on the live instance (instantiating one first if needed) under
     /// a fresh fuel budget, records usage, and classifies failures.
-    fn call<T>(&mut self, run: impl FnOnce(&Rules, &mut Store<CallState>) -> wasmtime::Result<T>) -> Result<T, EngineError> {
+    fn call<T>(
+        &mut self,
+        run: impl FnOnce(&Rules, &mut Store<CallState>) -> wasmtime::Result<T>,
+    ) -> Result<T, EngineError> {
         let began = Instant::now();
         let Some(ticks) = self.ticks_left() else {
-            return Err(EngineError::Deadline { deadline: self.limits.deadline() });
+            return Err(EngineError::Deadline {
+                deadline: self.limits.deadline(),
+            });
         };
         let budget = self.budget();
         let (mut store, rules) = match self.live.take() {
@@ -400,51 +450,83 @@ impl WasmSession<'_> {
         self.usage.elapsed += began.elapsed();
     }
 
-    fn record(&mut self, store: &mut Store<CallState>, budget: u64, began: Instant, error: wasmtime::Error) -> EngineError {
+    fn record(
+        &mut self,
+        store: &mut Store<CallState>,
+        budget: u64,
+        began: Instant,
+        error: wasmtime::Error,
+    ) -> EngineError {
         self.record_success(store, budget, began);
         classify(error, store.data(), &self.limits)
     }
 }
 
 fn set_budget(store: &mut Store<CallState>, fuel: u64, ticks: u64) {
-    store.set_fuel(fuel).expect("fuel is enabled in the engine configuration");
+    store
+        .set_fuel(fuel)
+        .expect("fuel is enabled in the engine configuration");
     store.set_epoch_deadline(ticks);
 }
 
 /// Turns a wasmtime failure into the engine's typed error.
 fn classify(error: wasmtime::Error, state: &CallState, limits: &Limits) -> EngineError {
     if state.memory.exceeded || error.is::<MemoryLimitExceeded>() {
-        return EngineError::MemoryLimit { limit: limits.memory_bytes };
+        return EngineError::MemoryLimit {
+            limit: limits.memory_bytes,
+        };
     }
     match error.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => EngineError::FuelExhausted { budget: limits.fuel.unwrap_or(u64::MAX) },
-        Some(Trap::Interrupt) => EngineError::Deadline { deadline: limits.deadline() },
+        Some(Trap::OutOfFuel) => EngineError::FuelExhausted {
+            budget: limits.fuel.unwrap_or(u64::MAX),
+        },
+        Some(Trap::Interrupt) => EngineError::Deadline {
+            deadline: limits.deadline(),
+        },
         Some(Trap::UnreachableCodeReached) => EngineError::Trap {
-            message: format!("unreachable code reached (a Rust guest panicked or aborted)\n{error:?}"),
+            message: format!(
+                "unreachable code reached (a Rust guest panicked or aborted)\n{error:?}"
+            ),
         },
         Some(Trap::StackOverflow) => EngineError::Trap {
             message: format!("stack overflow (unbounded recursion?)\n{error:?}"),
         },
-        Some(trap) => EngineError::Trap { message: format!("{trap}\n{error:?}") },
-        None => EngineError::Trap { message: format!("{error:?}") },
+        Some(trap) => EngineError::Trap {
+            message: format!("{trap}\n{error:?}"),
+        },
+        None => EngineError::Trap {
+            message: format!("{error:?}"),
+        },
     }
 }
 
 impl Session for WasmSession<'_> {
-    fn shipping_options(&mut self, cart: &Cart) -> Result<Decided<Vec<ShippingOption>>, EngineError> {
-        let decided = self.call(|rules, store| rules.rulegate_checkout_decisions().call_shipping_options(store, cart))?;
+    fn shipping_options(
+        &mut self,
+        cart: &Cart,
+    ) -> Result<Decided<Vec<ShippingOption>>, EngineError> {
+        let decided = self.call(|rules, store| {
+            rules
+                .rulegate_checkout_decisions()
+                .call_shipping_options(store, cart)
+        })?;
         contract::check_shipping(cart, &decided)?;
         Ok(decided)
     }
 
     fn tax(&mut self, cart: &Cart) -> Result<Decided<TaxDecision>, EngineError> {
-        let decided = self.call(|rules, store| rules.rulegate_checkout_decisions().call_tax(store, cart))?;
+        let decided =
+            self.call(|rules, store| rules.rulegate_checkout_decisions().call_tax(store, cart))?;
         contract::check_tax(cart, &decided)?;
         Ok(decided)
     }
 
     fn validate(&mut self, cart: &Cart) -> Result<Decided<Verdict>, EngineError> {
-        let decided = self.call(|rules, store| rules.rulegate_checkout_decisions().call_validate(store, cart))?;
+        let decided = self.call(|rules, store| {
+            rules
+                .rulegate_checkout_decisions()
+                .call_validate(store, cart)
+        })?;
         contract::check_verdict(&decided)?;
         Ok(decided)
     }

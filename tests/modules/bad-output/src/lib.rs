@@ -11,7 +11,10 @@ impl Rules for BadOutput {
         Ok(vec![option.clone(), option])
     }
     fn tax(cart: &Cart) -> Result<TaxDecision, RuleError> {
-        Ok(TaxDecision { line_rates: vec![20_000; cart.lines.len() + 1], separate: Vec::new() })
+        Ok(TaxDecision {
+            line_rates: vec![20_000; cart.lines.len() + 1],
+            separate: Vec::new(),
+        })
     }
     fn validate(_: &Cart) -> Result<Verdict, RuleError> {
         Ok(Verdict::reject(RejectionCode::Other, ""))

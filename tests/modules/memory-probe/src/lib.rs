@@ -28,7 +28,12 @@ pub struct MemoryProbe;
 
 impl Rules for MemoryProbe {
     fn shipping_options(_: &Cart) -> Result<Vec<ShippingOption>, RuleError> {
-        Ok(vec![ShippingOption::new("probe", "Probe", Price::including_tax(0), 0)])
+        Ok(vec![ShippingOption::new(
+            "probe",
+            "Probe",
+            Price::including_tax(0),
+            0,
+        )])
     }
     fn tax(cart: &Cart) -> Result<TaxDecision, RuleError> {
         Ok(TaxDecision::uniform(cart, 0))
@@ -43,7 +48,9 @@ impl Rules for MemoryProbe {
         fill(scratch, &marker);
         fill(grown, &marker);
         Ok(match found {
-            Some(bytes) => Verdict::reject(RejectionCode::Other, format!("leftover bytes: {bytes}")),
+            Some(bytes) => {
+                Verdict::reject(RejectionCode::Other, format!("leftover bytes: {bytes}"))
+            }
             None => Verdict::Approve,
         })
     }

@@ -13,8 +13,9 @@ impl Rules for Panics {
         let rates: Vec<u32> = Vec::new();
         Ok(TaxDecision::uniform(cart, rates[cart.lines.len() + 7]))
     }
-    fn validate(_: &Cart) -> Result<Verdict, RuleError> {
-        Ok(None::<Verdict>.expect("a verdict"))
+    fn validate(cart: &Cart) -> Result<Verdict, RuleError> {
+        let verdict: Option<Verdict> = cart.lines.iter().map(|_| Verdict::Approve).nth(1_000);
+        Ok(verdict.expect("a verdict"))
     }
 }
 
