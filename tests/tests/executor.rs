@@ -1,0 +1,92 @@
+//! Rule calls run off the async executor, a bounded number at a time.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use rulegate::engine::{EngineError, Executor, Limits};
+use rulegate_tests::{cart, engine, limits, load, module};
+
+/// On a single-threaded runtime, a task keeps running while a module spins until its
+/// deadline: the call is not on the runtime's thread.
+#[tokio::test(flavor = "current_thread")]
+async fn a_stuck_module_does_not_block_the_runtime() {
+    let engine = engine();
+    let looping = load(&engine, module("infinite-loop"));
+    let ticks = Arc::new(AtomicU32::new(0));
+    let ticker = {
+        let ticks = ticks.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                ticks.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let executor = Executor::new(1);
+    let limits = Limits {
+        fuel: None,
+        deadline_ms: 300,
+        ..limits()
+    };
+    let outcome = executor
+        .run(move || {
+            looping
+                .session(&limits)
+                .tax(&cart("EUR", "DE", 1))
+                .map(|_| ())
+        })
+        .await
+        .unwrap();
+    assert!(matches!(outcome, Err(EngineError::Deadline { .. })));
+    assert!(
+        ticks.load(Ordering::Relaxed) >= 1,
+        "the runtime made no progress during the call"
+    );
+    ticker.abort();
+}
+
+#[tokio::test]
+async fn at_most_the_configured_number_of_calls_run_at_once() {
+    let executor = Executor::new(2);
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let calls = (0..8).map(|_| {
+        let (executor, running, most) = (executor.clone(), running.clone(), most.clone());
+        tokio::spawn(async move {
+            executor
+                .run(move || {
+                    let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(20));
+                    running.fetch_sub(1, Ordering::SeqCst);
+                })
+                .await
+                .unwrap()
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        call.await.unwrap();
+    }
+    assert!(
+        most.load(Ordering::SeqCst) <= 2,
+        "{} calls ran at once",
+        most.load(Ordering::SeqCst)
+    );
+    assert!(most.load(Ordering::SeqCst) >= 1);
+}
+
+#[tokio::test]
+async fn a_panicking_call_is_an_error_not_a_crash() {
+    let executor = Executor::new(1);
+    let error = executor
+        .run(|| -> u32 { panic!("boom") })
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("rule call failed"), "{error}");
+    assert_eq!(
+        executor.run(|| 7).await.unwrap(),
+        7,
+        "the executor keeps working"
+    );
+}
