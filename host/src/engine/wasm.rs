@@ -421,7 +421,7 @@ impl WasmSession<'_> {
                 match instantiated {
                     Ok(rules) => (store, rules),
                     Err(error) => {
-                        let failure = self.record(&mut store, budget, began, error);
+                        let failure = self.failed(&mut store, budget, began, error);
                         return Err(match failure {
                             EngineError::Trap { message } => EngineError::Instantiation(message),
                             other => other,
@@ -433,15 +433,16 @@ impl WasmSession<'_> {
         set_budget(&mut store, budget, ticks);
         match run(&rules, &mut store) {
             Ok(value) => {
-                self.record_success(&mut store, budget, began);
+                self.account(&mut store, budget, began);
                 self.live = Some((store, rules));
                 Ok(value)
             }
-            Err(error) => Err(self.record(&mut store, budget, began, error)),
+            Err(error) => Err(self.failed(&mut store, budget, began, error)),
         }
     }
 
-    fn record_success(&mut self, store: &mut Store<CallState>, budget: u64, began: Instant) {
+    /// Adds what the store used since `began` to the session's usage.
+    fn account(&mut self, store: &mut Store<CallState>, budget: u64, began: Instant) {
         self.usage.fuel += budget - store.get_fuel().unwrap_or(0);
         let state = store.data_mut();
         self.usage.peak_memory_bytes = self.usage.peak_memory_bytes.max(state.memory.peak as u64);
@@ -450,14 +451,16 @@ impl WasmSession<'_> {
         self.usage.elapsed += began.elapsed();
     }
 
-    fn record(
+    /// Accounts for a failed instantiation or call and classifies its error; the caller
+    /// drops the store, so the next decision gets a fresh instance.
+    fn failed(
         &mut self,
         store: &mut Store<CallState>,
         budget: u64,
         began: Instant,
         error: wasmtime::Error,
     ) -> EngineError {
-        self.record_success(store, budget, began);
+        self.account(store, budget, began);
         classify(error, store.data(), &self.limits)
     }
 }
