@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
+use crate::decide::FailurePolicy;
 use crate::engine::{EngineSettings, Limits};
+use crate::protocols::kco;
 
 /// The configuration `rulegate serve` uses when given no file: tenant `demo` runs the
 /// EU shop, `us-demo` the US shop and `catalog-demo` the catalog shop, all from the
@@ -21,10 +23,13 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("default-config.toml");
 pub struct Config {
     /// Where the callback server listens.
     pub listen: SocketAddr,
-    /// Where precompiled artifacts are kept, relative to the working directory; none
-    /// disables the cache.
-    #[serde(default)]
-    pub cache_dir: Option<PathBuf>,
+    /// Where the host keeps its state (precompiled artifacts under `cache/`, recorded
+    /// events in `events.jsonl`), relative to the working directory.
+    #[serde(default = "default_state_dir")]
+    pub state_dir: PathBuf,
+    /// The largest request body accepted, in bytes; larger ones get 413.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
     /// Process-wide engine settings.
     #[serde(default)]
     pub engine: EngineSettings,
@@ -42,6 +47,73 @@ pub struct TenantConfig {
     /// Per-call limits.
     #[serde(default)]
     pub limits: Limits,
+    /// What the host answers when the module fails.
+    #[serde(default)]
+    pub on_failure: FailurePolicy,
+    /// KCO callbacks; absent when the tenant does not use KCO.
+    #[serde(default)]
+    pub kco: Option<kco::Settings>,
+}
+
+fn default_state_dir() -> PathBuf {
+    PathBuf::from("rulegate-state")
+}
+
+fn default_max_body_bytes() -> usize {
+    1 << 20
+}
+
+/// A secret named by reference, so configuration files hold no secrets: the value
+/// comes from an environment variable or a file (trailing newline trimmed).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    /// The environment variable holding the secret.
+    #[serde(default)]
+    pub env: Option<String>,
+    /// The file holding the secret.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+}
+
+impl SecretRef {
+    /// Reads the secret; `key` names the setting in errors (never the value).
+    pub fn resolve(&self, key: &str) -> anyhow::Result<Secret> {
+        let value = match (&self.env, &self.file) {
+            (Some(name), None) => std::env::var(name).map_err(|_| {
+                anyhow::anyhow!("`{key}`: the environment variable {name} is not set")
+            })?,
+            (None, Some(path)) => std::fs::read_to_string(path)
+                .with_context(|| format!("`{key}`: reading {}", path.display()))?
+                .trim_end_matches(['\n', '\r'])
+                .to_string(),
+            _ => anyhow::bail!("`{key}`: give exactly one of `env` and `file`"),
+        };
+        anyhow::ensure!(!value.is_empty(), "`{key}`: the secret is empty");
+        Ok(Secret(value))
+    }
+}
+
+/// A secret value. Its `Debug` form is redacted, so it cannot reach a log by accident.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret from its value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for comparison or signing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 impl Config {
@@ -90,6 +162,10 @@ impl Config {
                 tenant.limits.deadline_ms > 0,
                 "`tenants.{name}.limits.deadline_ms` must be positive"
             );
+            tenant.on_failure.check_callbacks(
+                crate::protocols::CALLBACKS,
+                &format!("tenants.{name}.on_failure"),
+            )?;
         }
         Ok(())
     }
@@ -104,6 +180,41 @@ mod tests {
         let config = Config::load(None).unwrap();
         assert_eq!(config.tenants["demo"].module, "example:eu-shop");
         assert_eq!(config.tenants.len(), 3);
+        let kco = config.tenants["demo"].kco.as_ref().unwrap();
+        assert!(kco.unauthenticated);
+    }
+
+    #[test]
+    fn secrets_come_by_reference_and_stay_out_of_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "hunter2\n").unwrap();
+        let reference = SecretRef {
+            env: None,
+            file: Some(path),
+        };
+        let secret = reference.resolve("k").unwrap();
+        assert_eq!(secret.expose(), "hunter2");
+        assert!(!format!("{secret:?}").contains("hunter2"));
+        let missing = SecretRef {
+            env: Some("RULEGATE_TEST_SURELY_UNSET".into()),
+            file: None,
+        };
+        let error = missing.resolve("tenants.a.kco.secret").unwrap_err();
+        assert!(
+            error.to_string().contains("tenants.a.kco.secret"),
+            "{error}"
+        );
+        let both = SecretRef {
+            env: Some("A".into()),
+            file: Some("b".into()),
+        };
+        assert!(
+            both.resolve("k")
+                .unwrap_err()
+                .to_string()
+                .contains("exactly one")
+        );
     }
 
     #[test]

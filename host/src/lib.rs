@@ -3,14 +3,20 @@
 //!
 //! Layout, one module per concern: [`model`] (the canonical cart and decisions),
 //! [`money`] (exact arithmetic), [`engine`] (the wasmtime sandbox; knows no platform),
-//! [`examples`] (the example rules, embedded), [`config`] (configuration), [`registry`] (tenants and their modules),
-//! [`server`] (HTTP), [`cli`] (the command line).
+//! [`decide`] (one callback's decisions under a deadline and the failure policy),
+//! [`protocols`] (one adapter per platform; never touches wasmtime), [`examples`] (the
+//! example rules, embedded), [`config`] (configuration), [`registry`] (tenants and their
+//! modules), [`journal`] (recorded events), [`server`] (HTTP), [`cli`] (the command
+//! line).
 
 pub mod cli;
 pub mod config;
+pub mod decide;
 pub mod engine;
 pub mod examples;
+pub mod journal;
 pub mod model;
 pub mod money;
+pub mod protocols;
 pub mod registry;
 pub mod server;

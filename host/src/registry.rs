@@ -8,9 +8,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::config::Config;
+use crate::config::{Config, TenantConfig};
+use crate::decide::Policy;
 use crate::engine::{Engine, Limits, SharedRuleSet};
 use crate::examples::{self, Example};
+use crate::protocols::{self, kco};
 
 /// Where a tenant's rules come from.
 #[derive(Debug, Clone)]
@@ -84,6 +86,57 @@ pub struct Tenant {
     pub rules: SharedRuleSet,
     /// Its per-call limits.
     pub limits: Limits,
+    /// Its failure policy, resolved per callback (`kco.validation`, ...).
+    pub policies: BTreeMap<&'static str, Arc<Policy>>,
+    /// Its KCO endpoint, when it serves KCO.
+    pub kco: Option<kco::Endpoint>,
+}
+
+impl Tenant {
+    /// Builds a tenant from its configuration and its loaded rules.
+    pub fn new(
+        name: &str,
+        config: &TenantConfig,
+        source: ModuleSource,
+        rules: SharedRuleSet,
+    ) -> anyhow::Result<Tenant> {
+        let key = format!("tenants.{name}");
+        let mut policies = BTreeMap::new();
+        for &callback in protocols::CALLBACKS {
+            let policy = config
+                .on_failure
+                .resolve(callback, &format!("{key}.on_failure"))?;
+            policies.insert(callback, Arc::new(policy));
+        }
+        let kco = config
+            .kco
+            .as_ref()
+            .map(|settings| settings.resolve(&format!("{key}.kco")))
+            .transpose()?;
+        if kco
+            .as_ref()
+            .is_some_and(|endpoint| endpoint.secret.is_none())
+        {
+            tracing::warn!(
+                tenant = %name,
+                "KCO callbacks of this tenant need no secret: anyone who can reach the server can call them"
+            );
+        }
+        Ok(Tenant {
+            name: name.to_string(),
+            source,
+            rules,
+            limits: config.limits,
+            policies,
+            kco,
+        })
+    }
+
+    /// The failure policy of `callback` (`kco.validation`, ...); the default policy
+    /// for a callback without rules.
+    pub fn policy(&self, callback: &str) -> Arc<Policy> {
+        self.policies.get(callback).cloned().unwrap_or_default()
+    }
 }
 
 impl fmt::Debug for Tenant {
@@ -115,15 +168,8 @@ impl Registry {
                 .load(engine)
                 .with_context(|| format!("loading tenant {name}"))?;
             tracing::info!(tenant = %name, module = %source, id = rules.id(), "tenant loaded");
-            tenants.insert(
-                name.clone(),
-                Arc::new(Tenant {
-                    name: name.clone(),
-                    source,
-                    rules,
-                    limits: tenant.limits,
-                }),
-            );
+            let tenant = Tenant::new(name, tenant, source, rules)?;
+            tenants.insert(name.clone(), Arc::new(tenant));
         }
         Ok(Registry { tenants })
     }

@@ -1,5 +1,5 @@
-//! `rulegate run`: a module's decisions on a canonical cart, in the production sandbox,
-//! with what they cost.
+//! `rulegate run`: a module's decisions on a canonical cart, or its answer to a
+//! platform callback payload, in the production sandbox, with what they cost.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -10,8 +10,14 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::engine::{ArtifactCache, Engine, EngineError, EngineSettings, Limits, Usage};
+use std::sync::Arc;
+
+use crate::decide::{Decider, Policy};
+use crate::engine::{
+    ArtifactCache, Engine, EngineError, EngineSettings, Executor, Limits, SharedRuleSet, Usage,
+};
 use crate::model::{Cart, Decided, DecisionKind};
+use crate::protocols::{Body, kco, now_ms};
 use crate::registry::ModuleSource;
 
 /// Arguments of `rulegate run`.
@@ -20,12 +26,25 @@ pub struct RunArgs {
     /// The module: a `.wasm` path, `example:<name>` or `native:<name>`.
     #[arg(long, value_parser = super::module_argument)]
     module: ModuleSource,
-    /// The canonical cart as JSON (`-` for standard input).
+    /// The input (`-` for standard input): a canonical cart, or with `--platform` the
+    /// callback's body exactly as the platform sends it.
     #[arg(long)]
     input: PathBuf,
-    /// The decisions to run, in order (default: tax, shipping, validate).
-    #[arg(long, value_enum)]
+    /// The decisions to run on a canonical cart, in order (default: tax, shipping,
+    /// validate).
+    #[arg(long, value_enum, conflicts_with = "platform")]
     decision: Vec<DecisionArg>,
+    /// Treat the input as this platform's callback payload and print the HTTP answer
+    /// the server would send.
+    #[arg(long, value_enum, requires = "callback")]
+    platform: Option<PlatformArg>,
+    /// The platform callback (KCO: address_update, country_change,
+    /// shipping_option_update, validation, push).
+    #[arg(long, requires = "platform")]
+    callback: Option<String>,
+    /// The order id the callback URL would carry.
+    #[arg(long, requires = "platform")]
+    order_id: Option<String>,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -51,6 +70,11 @@ enum DecisionArg {
     Shipping,
     Tax,
     Validate,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PlatformArg {
+    Kco,
 }
 
 impl From<DecisionArg> for DecisionKind {
@@ -86,20 +110,41 @@ fn outcome<T: Serialize>(result: Result<Decided<T>, EngineError>) -> anyhow::Res
     })
 }
 
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let text = if args.input.as_os_str() == "-" {
-        let mut text = String::new();
+fn read_input(path: &PathBuf) -> anyhow::Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut bytes = Vec::new();
         std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading the cart from standard input")?;
-        text
+            .read_to_end(&mut bytes)
+            .context("reading standard input")?;
+        Ok(bytes)
     } else {
-        std::fs::read_to_string(&args.input)
-            .with_context(|| format!("reading {}", args.input.display()))?
-    };
-    let cart: Cart = serde_json::from_str(&text)
-        .with_context(|| format!("{} is not a canonical cart", args.input.display()))?;
+        std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+    }
+}
 
+pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let input = read_input(&args.input)?;
+    let limits = limits(&args);
+    let cache = args
+        .cache_dir
+        .clone()
+        .map(ArtifactCache::open)
+        .transpose()
+        .context("opening the cache directory")?;
+    let engine = Engine::new(EngineSettings::default(), cache)?;
+    let rules = args.module.load(&engine)?;
+    match (args.platform, &args.callback) {
+        (Some(PlatformArg::Kco), Some(callback)) => {
+            let callback: kco::Callback = callback
+                .parse()
+                .map_err(|error: crate::protocols::ClientError| anyhow::anyhow!(error.message))?;
+            run_kco(&args, rules, limits, callback, &input)
+        }
+        _ => run_cart(&args, rules, limits, &input),
+    }
+}
+
+fn limits(args: &RunArgs) -> Limits {
     let mut limits = Limits::default();
     if let Some(fuel) = args.fuel {
         limits.fuel = Some(fuel);
@@ -113,18 +158,113 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(deadline) = args.deadline_ms {
         limits.deadline_ms = deadline;
     }
-    let cache = args
-        .cache_dir
-        .map(ArtifactCache::open)
-        .transpose()
-        .context("opening the cache directory")?;
-    let engine = Engine::new(EngineSettings::default(), cache)?;
-    let rules = args.module.load(&engine)?;
+    limits
+}
 
+/// The platform form: the exact HTTP answer the server would send, under the default
+/// failure policy of a tenant.
+fn run_kco(
+    args: &RunArgs,
+    rules: SharedRuleSet,
+    limits: Limits,
+    callback: kco::Callback,
+    input: &[u8],
+) -> anyhow::Result<ExitCode> {
+    let decider = Decider {
+        rules: rules.clone(),
+        limits,
+        policy: Arc::new(Policy::default()),
+        executor: Executor::new(1),
+        answer_within: kco::ANSWER_WITHIN,
+    };
+    let request = kco::Request {
+        callback,
+        order_id: args.order_id.clone(),
+        content_type: Some("application/json"),
+        body: input,
+        received_at_ms: now_ms(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()?;
+    let answer = runtime.block_on(kco::answer(&request, &kco::Endpoint::default(), &decider));
+    let usage = answer
+        .decisions
+        .as_ref()
+        .map(|d| d.usage.clone())
+        .unwrap_or_default();
+    let fallbacks: Vec<Value> = answer
+        .decisions
+        .iter()
+        .flat_map(|decisions| decisions.fallbacks())
+        .map(|(decision, failure)| {
+            json!({ "decision": decision.export_name(), "kind": failure.kind(), "reason": failure.to_string() })
+        })
+        .collect();
+    let reply = &answer.reply;
+    if args.json {
+        let headers: serde_json::Map<String, Value> = reply
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), Value::String(value.clone())))
+            .collect();
+        let body = match &reply.body {
+            Body::Empty => Value::Null,
+            Body::Json(value) => value.clone(),
+            Body::Text(text) => Value::String(text.clone()),
+        };
+        let report = json!({
+            "module": rules.id(),
+            "status": reply.status,
+            "headers": headers,
+            "body": body,
+            "fallbacks": fallbacks,
+            "usage": usage,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("module {}", rules.id());
+        println!("\nHTTP {}", reply.status);
+        for (name, value) in &reply.headers {
+            println!("{name}: {value}");
+        }
+        match &reply.body {
+            Body::Empty => println!("(empty body)"),
+            Body::Json(value) => println!("{}", serde_json::to_string_pretty(value)?),
+            Body::Text(text) => println!("{text}"),
+        }
+        for fallback in &fallbacks {
+            println!(
+                "\nfailure policy answered {}: {} ({})",
+                fallback["decision"], fallback["reason"], fallback["kind"]
+            );
+        }
+        print_usage(&usage);
+    }
+    let refused = answer.decisions.is_none() && reply.status >= 400;
+    Ok(if refused || !fallbacks.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run_cart(
+    args: &RunArgs,
+    rules: SharedRuleSet,
+    limits: Limits,
+    input: &[u8],
+) -> anyhow::Result<ExitCode> {
+    let cart: Cart = serde_json::from_slice(input)
+        .with_context(|| format!("{} is not a canonical cart", args.input.display()))?;
     let decisions: Vec<DecisionKind> = if args.decision.is_empty() {
         DecisionKind::ALL.to_vec()
     } else {
-        args.decision.into_iter().map(DecisionKind::from).collect()
+        args.decision
+            .iter()
+            .copied()
+            .map(DecisionKind::from)
+            .collect()
     };
     let mut session = rules.session(&limits);
     let mut outcomes = Vec::new();
@@ -194,6 +334,11 @@ fn print_human(
             println!("  ({} more dropped)", usage.logs_dropped);
         }
     }
+    print_usage(usage);
+    Ok(())
+}
+
+fn print_usage(usage: &Usage) {
     println!(
         "\nfuel {} · peak memory {} KiB · time {:.3} ms · {} instance(s)",
         usage.fuel,
@@ -201,5 +346,4 @@ fn print_human(
         usage.elapsed.as_secs_f64() * 1000.0,
         usage.instances
     );
-    Ok(())
 }

@@ -10,6 +10,7 @@ use clap::Args;
 
 use crate::config::Config;
 use crate::engine::{ArtifactCache, Engine, Executor};
+use crate::journal::Journal;
 use crate::registry::Registry;
 use crate::server::{self, AppState};
 
@@ -36,17 +37,18 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             "no --config given: serving the example tenants of the embedded default configuration"
         );
     }
-    let cache = config
-        .cache_dir
-        .as_ref()
-        .map(ArtifactCache::open)
-        .transpose()
+    let cache = ArtifactCache::open(config.state_dir.join("cache"))
         .context("opening the artifact cache")?;
-    let engine = Engine::new(config.engine.clone(), cache)?;
+    let engine = Engine::new(config.engine.clone(), Some(cache))?;
     let registry = Registry::load(&config, &engine)?;
+    let events = config.state_dir.join("events.jsonl");
+    let journal = Journal::open(&events)
+        .with_context(|| format!("opening the event journal {}", events.display()))?;
     let state = AppState {
         registry: Arc::new(registry),
         executor: Executor::per_core(),
+        journal,
+        max_body_bytes: config.max_body_bytes,
     };
     let address = args.listen.unwrap_or(config.listen);
 

@@ -1,15 +1,24 @@
 //! The HTTP server: shared state, the routes of every concern merged once, and the
-//! layers applied to all of them.
+//! layers applied to all of them; plus the glue every adapter's handlers share
+//! (reading bodies and queries, sending a [`Reply`], logging an answer).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
+use crate::decide::Decisions;
 use crate::engine::Executor;
-use crate::registry::Registry;
+use crate::journal::Journal;
+use crate::protocols::{self, ClientError, Reply};
+use crate::registry::{Registry, Tenant};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -18,18 +27,121 @@ pub struct AppState {
     pub registry: Arc<Registry>,
     /// Where rule calls run, off the async executor.
     pub executor: Executor,
+    /// Where events (KCO pushes, ...) are recorded.
+    pub journal: Journal,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// The tenant named in the URL, or 404.
+    pub fn tenant(&self, name: &str) -> Result<Arc<Tenant>, ClientError> {
+        self.registry
+            .tenant(name)
+            .ok_or_else(|| ClientError::not_found(format!("there is no tenant named {name:?}")))
+    }
 }
 
 /// The router with every route.
 pub fn router(state: AppState) -> Router {
+    let limit = state.max_body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
+        .merge(protocols::kco::routes())
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
 }
 
 /// Liveness: the process answers HTTP.
 async fn healthz() -> &'static str {
     "ok\n"
+}
+
+async fn not_found() -> Response {
+    respond(ClientError::not_found("no such route").into())
+}
+
+/// Sends a [`Reply`].
+pub fn respond(reply: Reply) -> Response {
+    let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut response = match reply.body {
+        protocols::Body::Empty => status.into_response(),
+        protocols::Body::Json(value) => {
+            let mut response = (status, value.to_string()).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+        }
+        protocols::Body::Text(text) => (status, text).into_response(),
+    };
+    for (name, value) in reply.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    response
+}
+
+/// The body, or 413 past the limit, or 400 when it could not be read.
+pub fn body_bytes(body: Result<Bytes, BytesRejection>, limit: usize) -> Result<Bytes, ClientError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ClientError::too_large(limit)
+        } else {
+            ClientError::bad_request(format!(
+                "the request body could not be read: {}",
+                rejection.body_text()
+            ))
+        }
+    })
+}
+
+/// The `Content-Type` header, when present and readable.
+pub fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+}
+
+/// The query string as name-value pairs, or 400 when it is malformed.
+pub fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ClientError> {
+    serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|error| ClientError::bad_request(format!("malformed query string: {error}")))
+}
+
+/// One structured log line per answered callback: who, what, how it ended, what the
+/// rules cost, and every failure the policy answered for. No payload, no personal data.
+pub fn log_answer(
+    tenant: &str,
+    platform: &str,
+    callback: &str,
+    status: u16,
+    decisions: Option<&Decisions>,
+) {
+    let Some(decisions) = decisions else {
+        tracing::info!(tenant, platform, callback, status, "callback answered");
+        return;
+    };
+    let usage = &decisions.usage;
+    for (decision, failure) in decisions.fallbacks() {
+        tracing::warn!(
+            tenant, platform, callback, module = %decisions.module, %decision,
+            failure = failure.kind(), reason = %failure, "failure policy answered"
+        );
+    }
+    tracing::info!(
+        tenant,
+        platform,
+        callback,
+        status,
+        module = %decisions.module,
+        fuel = usage.fuel,
+        elapsed_us = usage.elapsed.as_micros() as u64,
+        "callback answered"
+    );
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then finishes in-flight

@@ -1,0 +1,226 @@
+//! One callback's decisions, start to finish: run the wanted decisions of the tenant's
+//! rules on the executor under a host-side deadline, then apply the tenant's failure
+//! policy so every decision ends as an answer a platform adapter can render.
+//!
+//! Platform-neutral: adapters hand in a canonical cart and get canonical answers back.
+
+mod policy;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use policy::{
+    DEFAULT_MESSAGE, FailurePolicy, FallbackOption, OnShippingFailure, OnTaxFailure,
+    OnValidateFailure, Policy,
+};
+
+use crate::engine::{EngineError, Executor, Limits, SharedRuleSet, Usage};
+use crate::model::{
+    Cart, Decided, DecisionKind, Rejection, RejectionCode, RuleError, ShippingOption, TaxDecision,
+    Verdict,
+};
+
+/// Why a decision has no answer from the module, so the failure policy answered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Failure {
+    /// The sandbox stopped the module or its answer broke the contract.
+    #[error("the module {0}")]
+    Engine(#[from] EngineError),
+    /// The module declined with `cannot-decide`; the reason is for the operator.
+    #[error("the module cannot decide: {0}")]
+    CannotDecide(String),
+    /// The host's deadline for the whole callback passed before the rules answered
+    /// (including time spent waiting for a free executor slot).
+    #[error("no answer within the callback's {} ms", .0.as_millis())]
+    TimedOut(Duration),
+    /// The rule call could not run at all.
+    #[error("the rule call could not run: {0}")]
+    Unavailable(String),
+}
+
+impl Failure {
+    /// A short stable name for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::Engine(error) => error.kind(),
+            Failure::CannotDecide(_) => "cannot-decide",
+            Failure::TimedOut(_) => "timeout",
+            Failure::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// A decision after the failure policy: the value to render, or the rejection the
+/// shopper sees. `fallback` says why the policy answered instead of the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved<T> {
+    /// The answer to render.
+    pub answer: Result<T, Rejection>,
+    /// Set when the module did not answer and the policy did.
+    pub fallback: Option<Failure>,
+}
+
+/// What one callback asked of the rules, after the failure policy.
+#[derive(Debug, Clone)]
+pub struct Decisions {
+    /// The tax decision, when asked for.
+    pub tax: Option<Resolved<TaxDecision>>,
+    /// The shipping options, when asked for.
+    pub shipping: Option<Resolved<Vec<ShippingOption>>>,
+    /// The verdict, when asked for. Always an `Ok` verdict: rejections are verdicts.
+    pub verdict: Option<Resolved<Verdict>>,
+    /// What the rules used.
+    pub usage: Usage,
+    /// Which rules answered (`sha256:...` or `native:...`).
+    pub module: String,
+}
+
+impl Decisions {
+    /// Every failure the policy answered for, with the decision it concerned.
+    pub fn fallbacks(&self) -> impl Iterator<Item = (DecisionKind, &Failure)> {
+        let tax = self.tax.as_ref().and_then(|r| r.fallback.as_ref());
+        let shipping = self.shipping.as_ref().and_then(|r| r.fallback.as_ref());
+        let verdict = self.verdict.as_ref().and_then(|r| r.fallback.as_ref());
+        [
+            (DecisionKind::Tax, tax),
+            (DecisionKind::Shipping, shipping),
+            (DecisionKind::Validate, verdict),
+        ]
+        .into_iter()
+        .filter_map(|(kind, failure)| failure.map(|failure| (kind, failure)))
+    }
+}
+
+/// The raw outcome of each decision, before the policy.
+#[derive(Debug, Default)]
+struct Raw {
+    tax: Option<Result<Decided<TaxDecision>, EngineError>>,
+    shipping: Option<Result<Decided<Vec<ShippingOption>>, EngineError>>,
+    validate: Option<Result<Decided<Verdict>, EngineError>>,
+    usage: Usage,
+}
+
+/// Runs the decisions of callbacks for one tenant: its rules, limits and policy, the
+/// shared executor, and how long the platform waits.
+#[derive(Clone)]
+pub struct Decider {
+    /// The rules version this request resolved; it finishes on it.
+    pub rules: SharedRuleSet,
+    /// The tenant's per-call limits.
+    pub limits: Limits,
+    /// The failure policy for this callback.
+    pub policy: Arc<Policy>,
+    /// Where rule calls run.
+    pub executor: Executor,
+    /// The host-side deadline for all decisions of the callback, waiting included.
+    pub answer_within: Duration,
+}
+
+impl std::fmt::Debug for Decider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decider")
+            .field("rules", &self.rules.id())
+            .field("limits", &self.limits)
+            .field("answer_within", &self.answer_within)
+            .finish()
+    }
+}
+
+impl Decider {
+    /// Runs `wanted` (in that order, on one session) on `cart` and resolves each
+    /// decision through the failure policy. Never fails: a module that does not answer
+    /// in time, traps or breaks the contract gets the policy's answer.
+    pub async fn decide(&self, cart: Cart, wanted: &[DecisionKind]) -> Decisions {
+        let module = self.rules.id().to_string();
+        let rules = self.rules.clone();
+        let limits = self.limits;
+        let wanted_owned = wanted.to_vec();
+        let work_cart = cart.clone();
+        let work = move || run_session(&rules, &limits, &work_cart, &wanted_owned);
+        let raw = match tokio::time::timeout(self.answer_within, self.executor.run(work)).await {
+            Ok(Ok(raw)) => Ok(raw),
+            Ok(Err(error)) => Err(Failure::Unavailable(error.to_string())),
+            Err(_) => Err(Failure::TimedOut(self.answer_within)),
+        };
+        self.resolve(&cart, wanted, raw, module)
+    }
+
+    fn resolve(
+        &self,
+        cart: &Cart,
+        wanted: &[DecisionKind],
+        raw: Result<Raw, Failure>,
+        module: String,
+    ) -> Decisions {
+        let policy = &self.policy;
+        let (mut raw, failure) = match raw {
+            Ok(raw) => (raw, None),
+            Err(failure) => (Raw::default(), Some(failure)),
+        };
+        // Every wanted decision gets an outcome: the module's, or the failure that
+        // stopped the whole session.
+        let outcome = |kind: DecisionKind| -> bool { wanted.contains(&kind) };
+        let missing = || {
+            failure
+                .clone()
+                .unwrap_or_else(|| Failure::Unavailable("the decision was not run".into()))
+        };
+        let tax = outcome(DecisionKind::Tax).then(|| {
+            let result = raw.tax.take().map_or_else(|| Err(missing()), flatten);
+            policy.resolve_tax(cart, result)
+        });
+        let shipping = outcome(DecisionKind::Shipping).then(|| {
+            let result = raw.shipping.take().map_or_else(|| Err(missing()), flatten);
+            policy.resolve_shipping(result)
+        });
+        let verdict = outcome(DecisionKind::Validate).then(|| {
+            let result = raw.validate.take().map_or_else(|| Err(missing()), flatten);
+            policy.resolve_verdict(result)
+        });
+        Decisions {
+            tax,
+            shipping,
+            verdict,
+            usage: raw.usage,
+            module,
+        }
+    }
+}
+
+/// Separates the module's declared refusals from everything else: address problems
+/// stay answers (the shopper sees them), `cannot-decide` becomes a failure for the
+/// policy.
+fn flatten<T>(result: Result<Decided<T>, EngineError>) -> Result<Result<T, Rejection>, Failure> {
+    match result {
+        Ok(Ok(value)) => Ok(Ok(value)),
+        Ok(Err(RuleError::AddressUnsupported(message))) => Ok(Err(Rejection {
+            code: RejectionCode::AddressUnsupported,
+            message,
+        })),
+        Ok(Err(RuleError::AddressInvalid(message))) => Ok(Err(Rejection {
+            code: RejectionCode::AddressInvalid,
+            message,
+        })),
+        Ok(Err(RuleError::CannotDecide(reason))) => Err(Failure::CannotDecide(reason)),
+        Err(error) => Err(Failure::Engine(error)),
+    }
+}
+
+fn run_session(
+    rules: &SharedRuleSet,
+    limits: &Limits,
+    cart: &Cart,
+    wanted: &[DecisionKind],
+) -> Raw {
+    let mut session = rules.session(limits);
+    let mut raw = Raw::default();
+    for kind in wanted {
+        match kind {
+            DecisionKind::Tax => raw.tax = Some(session.tax(cart)),
+            DecisionKind::Shipping => raw.shipping = Some(session.shipping_options(cart)),
+            DecisionKind::Validate => raw.validate = Some(session.validate(cart)),
+        }
+    }
+    raw.usage = session.usage().clone();
+    raw
+}

@@ -1,0 +1,82 @@
+//! An append-only record of what happened (KCO pushes, ...): one JSON object per line,
+//! each written whole with one `write` to a file opened for appending, so concurrent
+//! writers and crashes never interleave or tear lines.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+
+/// Where events are recorded. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    file: Option<Arc<Mutex<File>>>,
+    path: Option<PathBuf>,
+}
+
+impl Journal {
+    /// Appends to `path`, creating it and its directory.
+    pub fn open(path: &Path) -> std::io::Result<Journal> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(Journal {
+            file: Some(Arc::new(Mutex::new(file))),
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// A journal that records nothing (the CLI).
+    pub fn disabled() -> Journal {
+        Journal {
+            file: None,
+            path: None,
+        }
+    }
+
+    /// The file events go to.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Appends `event` as one line. A failed write is logged, never propagated: the
+    /// platform's answer does not depend on it.
+    pub fn record(&self, event: &Value) {
+        let Some(file) = &self.file else { return };
+        let mut line = event.to_string();
+        line.push('\n');
+        let written = match file.lock() {
+            Ok(mut file) => file.write_all(line.as_bytes()),
+            Err(poisoned) => poisoned.into_inner().write_all(line.as_bytes()),
+        };
+        if let Err(error) = written {
+            tracing::error!(%error, "could not record an event");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appends_one_line_per_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state/events.jsonl");
+        let journal = Journal::open(&path).unwrap();
+        journal.record(&serde_json::json!({"event": "push", "order_id": "a"}));
+        Journal::open(&path)
+            .unwrap()
+            .record(&serde_json::json!({"event": "push", "order_id": "b"}));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap()["order_id"].to_string())
+            .collect();
+        assert_eq!(ids, ["\"a\"", "\"b\""]);
+        Journal::disabled().record(&serde_json::json!({}));
+    }
+}

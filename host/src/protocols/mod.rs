@@ -1,0 +1,298 @@
+//! The platform adapters: each speaks one checkout platform's callback protocol
+//! (authenticate, parse, map to the canonical cart, render the platform's answer) and
+//! asks [`crate::decide`] for decisions. Adapters never touch the engine's internals.
+//!
+//! Shared here: the reply every adapter produces (the server sends it, `rulegate run`
+//! prints it), client errors, JSON parsing with precise messages, and secret checks.
+
+pub mod kco;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Every callback that runs rules, as `<platform>.<callback>`: the keys of per-callback
+/// failure policies.
+pub const CALLBACKS: &[&str] = &[
+    "kco.address_update",
+    "kco.country_change",
+    "kco.shipping_option_update",
+    "kco.validation",
+];
+
+/// An HTTP answer, independent of the server framework.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    /// Extra headers (`Location`, ...). `Content-Type` is implied by `body`.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body.
+    pub body: Body,
+}
+
+/// What a reply carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// Nothing.
+    Empty,
+    /// A JSON document.
+    Json(Value),
+    /// Plain text.
+    Text(String),
+}
+
+impl Reply {
+    /// `status` with a JSON body.
+    pub fn json(status: u16, body: Value) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Body::Json(body),
+        }
+    }
+
+    /// `status` with no body.
+    pub fn empty(status: u16) -> Reply {
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
+    }
+
+    /// A redirect to `location` (`303 See Other`).
+    pub fn see_other(location: &str) -> Reply {
+        Reply {
+            status: 303,
+            headers: vec![("location", location.to_string())],
+            body: Body::Empty,
+        }
+    }
+
+    /// The body as JSON, when it is JSON.
+    pub fn json_body(&self) -> Option<&Value> {
+        match &self.body {
+            Body::Json(value) => Some(value),
+            _ => None,
+        }
+    }
+}
+
+/// A request the host will not act on, with a message the caller can act on. Nothing
+/// runs and nothing changes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {code}: {message}")]
+pub struct ClientError {
+    /// The HTTP status (4xx).
+    pub status: u16,
+    /// A short machine-readable name.
+    pub code: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ClientError {
+    /// 400: the request is malformed.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ClientError {
+            status: 400,
+            code: "bad_request",
+            message: message.into(),
+        }
+    }
+
+    /// 401: the callback's secret is missing or wrong.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ClientError {
+            status: 401,
+            code: "unauthorized",
+            message: message.into(),
+        }
+    }
+
+    /// 404: no such tenant or callback.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ClientError {
+            status: 404,
+            code: "not_found",
+            message: message.into(),
+        }
+    }
+
+    /// 413: the body is larger than the configured limit.
+    pub fn too_large(limit: usize) -> Self {
+        ClientError {
+            status: 413,
+            code: "payload_too_large",
+            message: format!("the request body is larger than the limit of {limit} bytes"),
+        }
+    }
+
+    /// 415: the body is not of the expected media type.
+    pub fn unsupported_media_type(expected: &str, got: Option<&str>) -> Self {
+        ClientError {
+            status: 415,
+            code: "unsupported_media_type",
+            message: match got {
+                Some(got) => format!("expected Content-Type {expected}, got {got}"),
+                None => format!("expected Content-Type {expected}, got none"),
+            },
+        }
+    }
+}
+
+impl From<ClientError> for Reply {
+    fn from(error: ClientError) -> Reply {
+        Reply::json(
+            error.status,
+            json!({ "error": error.code, "message": error.message }),
+        )
+    }
+}
+
+/// Checks that `content_type` is JSON (`application/json`, any `+json`, any
+/// parameters).
+pub fn require_json(content_type: Option<&str>) -> Result<(), ClientError> {
+    let essence = content_type.map(|value| {
+        value
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    });
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        Some(essence) if essence.starts_with("application/") && essence.ends_with("+json") => {
+            Ok(())
+        }
+        _ => Err(ClientError::unsupported_media_type(
+            "application/json",
+            content_type,
+        )),
+    }
+}
+
+/// Parses a JSON body into `T`; the error names the path of the offending field
+/// (`order_lines[2].quantity: invalid type ...`).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ClientError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ClientError::bad_request(format!(
+            "the request body is empty; expected {what}"
+        )));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        let position = format!("line {} column {}", inner.line(), inner.column());
+        let reason = strip_position(&inner.to_string());
+        if inner.is_syntax() || inner.is_eof() || path == "." {
+            ClientError::bad_request(format!("{what} is not valid JSON: {reason} at {position}"))
+        } else {
+            ClientError::bad_request(format!("{what}: `{path}`: {reason}"))
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|_| ClientError::bad_request(format!("{what}: trailing data after the JSON")))?;
+    Ok(value)
+}
+
+/// serde_json appends " at line L column C" to messages; the caller formats position
+/// itself.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Compares a presented secret with the expected one in constant time: both are
+/// hashed first, so neither content nor length leaks through timing.
+pub fn secret_matches(presented: &str, expected: &str) -> bool {
+    let presented = Sha256::digest(presented.as_bytes());
+    let expected = Sha256::digest(expected.as_bytes());
+    presented.ct_eq(&expected).into()
+}
+
+/// Milliseconds since the Unix epoch: the `received-at-ms` of a cart.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Doc {
+        items: Vec<Item>,
+    }
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        quantity: i64,
+    }
+
+    #[test]
+    fn json_errors_name_the_field() {
+        let error = parse_json::<Doc>(
+            br#"{"items":[{"quantity":1},{"quantity":"2"}]}"#,
+            "the cart",
+        )
+        .unwrap_err();
+        assert_eq!(error.status, 400);
+        assert!(
+            error.message.contains("`items[1].quantity`"),
+            "{}",
+            error.message
+        );
+        assert!(
+            error.message.contains("invalid type: string"),
+            "{}",
+            error.message
+        );
+
+        let error = parse_json::<Doc>(br#"{"items":[{}]}"#, "the cart").unwrap_err();
+        assert!(
+            error.message.contains("missing field `quantity`"),
+            "{}",
+            error.message
+        );
+
+        let error = parse_json::<Doc>(br#"{"items": ["#, "the cart").unwrap_err();
+        assert!(
+            error.message.contains("not valid JSON"),
+            "{}",
+            error.message
+        );
+
+        let error = parse_json::<Doc>(b"  ", "the cart").unwrap_err();
+        assert!(error.message.contains("empty"), "{}", error.message);
+    }
+
+    #[test]
+    fn content_types() {
+        assert!(require_json(Some("application/json")).is_ok());
+        assert!(require_json(Some("Application/JSON; charset=utf-8")).is_ok());
+        assert!(require_json(Some("application/vnd.klarna+json")).is_ok());
+        assert_eq!(require_json(Some("text/plain")).unwrap_err().status, 415);
+        assert_eq!(require_json(None).unwrap_err().status, 415);
+    }
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(secret_matches("s3cret", "s3cret"));
+        assert!(!secret_matches("s3cre", "s3cret"));
+        assert!(!secret_matches("s3cret!", "s3cret"));
+        assert!(!secret_matches("", "s3cret"));
+    }
+}
