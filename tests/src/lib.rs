@@ -20,6 +20,26 @@ pub fn module(name: &str) -> &'static [u8] {
         .unwrap_or_else(|| panic!("no test module named {name:?}"))
 }
 
+/// The bytes of `tests/fixtures/<path>` (platform payloads, copied from public sources).
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path);
+    std::fs::read(&full).unwrap_or_else(|error| panic!("reading {}: {error}", full.display()))
+}
+
+/// A fixture parsed as JSON.
+pub fn fixture_json(path: &str) -> serde_json::Value {
+    serde_json::from_slice(&fixture(path)).expect("a JSON fixture")
+}
+
+/// Writes the test module `name` into `dir` and returns its path as a TOML string.
+pub fn write_module(dir: &std::path::Path, name: &str) -> String {
+    let path = dir.join(format!("{name}.wasm"));
+    std::fs::write(&path, module(name)).expect("writing a test module");
+    format!("{:?}", path.display().to_string())
+}
+
 /// The component of the example `name`.
 pub fn example_wasm(name: &str) -> &'static [u8] {
     rulegate::examples::find(name)

@@ -191,8 +191,10 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Cli
         let inner = error.into_inner();
         let position = format!("line {} column {}", inner.line(), inner.column());
         let reason = strip_position(&inner.to_string());
-        if inner.is_syntax() || inner.is_eof() || path == "." {
+        if inner.is_syntax() || inner.is_eof() {
             ClientError::bad_request(format!("{what} is not valid JSON: {reason} at {position}"))
+        } else if path == "." {
+            ClientError::bad_request(format!("{what} must be a JSON object: {reason}"))
         } else {
             ClientError::bad_request(format!("{what}: `{path}`: {reason}"))
         }

@@ -129,7 +129,8 @@ pub fn log_answer(
     for (decision, failure) in decisions.fallbacks() {
         tracing::warn!(
             tenant, platform, callback, module = %decisions.module, %decision,
-            failure = failure.kind(), reason = %failure, "failure policy answered"
+            failure = failure.kind(), reason = %first_line(&failure.to_string()),
+            "failure policy answered"
         );
     }
     tracing::info!(
@@ -142,6 +143,12 @@ pub fn log_answer(
         elapsed_us = usage.elapsed.as_micros() as u64,
         "callback answered"
     );
+}
+
+/// The first line of a message: engine errors may carry a wasm backtrace, which
+/// belongs in `rulegate run`, not in every log line.
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or("")
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves, then finishes in-flight
