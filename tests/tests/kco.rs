@@ -568,3 +568,116 @@ fn failing_modules_get_the_configured_answer_in_time() {
     );
     assert_eq!(ok.status, 200);
 }
+
+#[test]
+fn run_prints_exactly_what_the_server_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "");
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kco");
+    for (callback, fixture_name) in [
+        (
+            "shipping_option_update",
+            "shipping_option_update_request.json",
+        ),
+        ("address_update", "address_update_request.json"),
+        ("validation", "validation_request.json"),
+    ] {
+        let input = fixtures.join(fixture_name);
+        let output = std::process::Command::new(rulegate_tests::server::binary())
+            .args([
+                "run",
+                "--module",
+                "example:us-shop",
+                "--platform",
+                "kco",
+                "--callback",
+                callback,
+                "--json",
+                "--input",
+            ])
+            .arg(&input)
+            .output()
+            .unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let served = post(
+            &server,
+            &format!("/us/kco/{callback}"),
+            &std::fs::read(&input).unwrap(),
+        );
+        assert_eq!(report["status"], served.status);
+        let served_body = if served.body.is_empty() {
+            Value::Null
+        } else {
+            served.json()
+        };
+        assert_eq!(report["body"], served_body, "{callback}");
+        assert!(report["usage"]["fuel"].as_u64().unwrap() > 0);
+        assert!(report["module"].as_str().unwrap().starts_with("sha256:"));
+    }
+    // Human form: the status line, the body, and what it cost.
+    let output = std::process::Command::new(rulegate_tests::server::binary())
+        .args([
+            "run",
+            "--module",
+            "example:us-shop",
+            "--platform",
+            "kco",
+            "--callback",
+            "address_update",
+            "--input",
+        ])
+        .arg(fixtures.join("address_update_request.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("HTTP 200"), "{text}");
+    assert!(text.contains("\"order_amount\": 53625"), "{text}");
+    assert!(text.contains("fuel "), "{text}");
+    // A failing module: the policy's answer, the failure named, exit 1.
+    let module = dir.path().join("panics.wasm");
+    std::fs::write(&module, rulegate_tests::module("panics")).unwrap();
+    let output = std::process::Command::new(rulegate_tests::server::binary())
+        .args([
+            "run",
+            "--platform",
+            "kco",
+            "--callback",
+            "validation",
+            "--module",
+        ])
+        .arg(&module)
+        .arg("--input")
+        .arg(fixtures.join("validation_request.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("HTTP 400"), "{text}");
+    assert!(
+        text.contains("failure policy answered \"validate\""),
+        "{text}"
+    );
+    // An unknown callback is a usage error.
+    let output = std::process::Command::new(rulegate_tests::server::binary())
+        .args([
+            "run",
+            "--module",
+            "example:us-shop",
+            "--platform",
+            "kco",
+            "--callback",
+            "nope",
+            "--input",
+        ])
+        .arg(fixtures.join("validation_request.json"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no KCO callback named \"nope\""));
+}

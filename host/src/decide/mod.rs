@@ -224,3 +224,134 @@ fn run_session(
     raw.usage = session.usage().clone();
     raw
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{RuleSet, Session};
+    use crate::model::{Customer, CustomerKind, Platform};
+
+    /// Rules that take `delay` per decision and then decline with `answer`.
+    struct Slow {
+        delay: Duration,
+        usage: Usage,
+    }
+
+    impl RuleSet for Slow {
+        fn id(&self) -> &str {
+            "native:slow"
+        }
+        fn session(&self, _limits: &Limits) -> Box<dyn Session + '_> {
+            Box::new(Slow {
+                delay: self.delay,
+                usage: Usage::default(),
+            })
+        }
+    }
+
+    impl Session for Slow {
+        fn shipping_options(
+            &mut self,
+            _cart: &Cart,
+        ) -> Result<Decided<Vec<ShippingOption>>, EngineError> {
+            std::thread::sleep(self.delay);
+            Ok(Err(RuleError::AddressUnsupported(
+                "No delivery there.".into(),
+            )))
+        }
+        fn tax(&mut self, _cart: &Cart) -> Result<Decided<TaxDecision>, EngineError> {
+            std::thread::sleep(self.delay);
+            Ok(Err(RuleError::CannotDecide("no rate table".into())))
+        }
+        fn validate(&mut self, _cart: &Cart) -> Result<Decided<Verdict>, EngineError> {
+            std::thread::sleep(self.delay);
+            Err(EngineError::Trap {
+                message: "unreachable".into(),
+            })
+        }
+        fn usage(&self) -> &Usage {
+            &self.usage
+        }
+    }
+
+    fn cart() -> Cart {
+        Cart {
+            platform: Platform::Kco,
+            order_id: None,
+            currency: "EUR".into(),
+            locale: None,
+            lines: Vec::new(),
+            billing_address: None,
+            shipping_address: None,
+            pickup_point: None,
+            selected_shipping_option: None,
+            customer: Customer {
+                kind: CustomerKind::Person,
+                vat_id: None,
+                organization_id: None,
+            },
+            merchant_data: None,
+            received_at_ms: 0,
+        }
+    }
+
+    fn decider(delay: Duration, answer_within: Duration, policy: Policy) -> Decider {
+        Decider {
+            rules: Arc::new(Slow {
+                delay,
+                usage: Usage::default(),
+            }),
+            limits: Limits::default(),
+            policy: Arc::new(policy),
+            executor: Executor::new(1),
+            answer_within,
+        }
+    }
+
+    #[tokio::test]
+    async fn refusals_stay_answers_and_failures_go_to_the_policy() {
+        let policy = Policy {
+            tax_fallback: Some(2500),
+            ..Policy::default()
+        };
+        let decider = decider(Duration::ZERO, Duration::from_secs(5), policy);
+        let decisions = decider.decide(cart(), &DecisionKind::ALL).await;
+        let shipping = decisions.shipping.unwrap();
+        assert_eq!(shipping.fallback, None);
+        assert_eq!(
+            shipping.answer.unwrap_err().code,
+            RejectionCode::AddressUnsupported
+        );
+        let tax = decisions.tax.unwrap();
+        assert_eq!(tax.fallback.unwrap().kind(), "cannot-decide");
+        assert!(tax.answer.unwrap().separate.is_empty());
+        let verdict = decisions.verdict.unwrap();
+        assert_eq!(verdict.fallback.unwrap().kind(), "trap");
+        assert!(
+            matches!(verdict.answer, Ok(Verdict::Reject(ref r)) if r.message == DEFAULT_MESSAGE)
+        );
+    }
+
+    #[tokio::test]
+    async fn the_host_deadline_answers_for_rules_that_never_return() {
+        let policy = Policy {
+            validate: OnValidateFailure::Approve,
+            ..Policy::default()
+        };
+        let decider = decider(
+            Duration::from_millis(500),
+            Duration::from_millis(50),
+            policy,
+        );
+        let decisions = decider
+            .decide(cart(), &[DecisionKind::Tax, DecisionKind::Validate])
+            .await;
+        let tax = decisions.tax.unwrap();
+        assert!(matches!(tax.fallback, Some(Failure::TimedOut(_))));
+        assert_eq!(tax.answer.unwrap_err().message, DEFAULT_MESSAGE);
+        let verdict = decisions.verdict.unwrap();
+        assert!(matches!(verdict.fallback, Some(Failure::TimedOut(_))));
+        assert_eq!(verdict.answer, Ok(Verdict::Approve));
+        assert!(decisions.shipping.is_none());
+    }
+}
