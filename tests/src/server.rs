@@ -28,7 +28,7 @@ impl Server {
             command.arg("--config").arg(config);
         }
         let mut child = command
-            .env("RULEGATE_LOG", "warn")
+            .env("RULEGATE_LOG", "error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
