@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::decide::FailurePolicy;
 use crate::engine::{EngineSettings, Limits};
-use crate::protocols::kco;
+use crate::protocols::{kco, klix};
 
 /// The configuration `rulegate serve` uses when given no file: tenant `demo` runs the
 /// EU shop, `us-demo` the US shop and `catalog-demo` the catalog shop, all from the
@@ -53,6 +53,9 @@ pub struct TenantConfig {
     /// KCO callbacks; absent when the tenant does not use KCO.
     #[serde(default)]
     pub kco: Option<kco::Settings>,
+    /// Klix callbacks; absent when the tenant does not use Klix.
+    #[serde(default)]
+    pub klix: Option<klix::Settings>,
 }
 
 fn default_state_dir() -> PathBuf {

@@ -12,7 +12,7 @@ use crate::config::{Config, TenantConfig};
 use crate::decide::Policy;
 use crate::engine::{Engine, Limits, SharedRuleSet};
 use crate::examples::{self, Example};
-use crate::protocols::{self, kco};
+use crate::protocols::{self, kco, klix};
 
 /// Where a tenant's rules come from.
 #[derive(Debug, Clone)]
@@ -90,6 +90,8 @@ pub struct Tenant {
     pub policies: BTreeMap<&'static str, Arc<Policy>>,
     /// Its KCO endpoint, when it serves KCO.
     pub kco: Option<kco::Endpoint>,
+    /// Its Klix endpoint, when it serves Klix.
+    pub klix: Option<klix::Endpoint>,
 }
 
 impl Tenant {
@@ -113,6 +115,11 @@ impl Tenant {
             .as_ref()
             .map(|settings| settings.resolve(&format!("{key}.kco")))
             .transpose()?;
+        let klix = config
+            .klix
+            .as_ref()
+            .map(|settings| settings.resolve(&format!("{key}.klix")))
+            .transpose()?;
         if kco
             .as_ref()
             .is_some_and(|endpoint| endpoint.secret.is_none())
@@ -129,6 +136,7 @@ impl Tenant {
             limits: config.limits,
             policies,
             kco,
+            klix,
         })
     }
 

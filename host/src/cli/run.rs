@@ -211,6 +211,7 @@ fn run_kco(
         let body = match &reply.body {
             Body::Empty => Value::Null,
             Body::Json(value) => value.clone(),
+            Body::RawJson(text) => serde_json::from_str(text).unwrap_or(Value::Null),
             Body::Text(text) => Value::String(text.clone()),
         };
         let report = json!({
@@ -231,7 +232,7 @@ fn run_kco(
         match &reply.body {
             Body::Empty => println!("(empty body)"),
             Body::Json(value) => println!("{}", serde_json::to_string_pretty(value)?),
-            Body::Text(text) => println!("{text}"),
+            Body::RawJson(text) | Body::Text(text) => println!("{text}"),
         }
         for fallback in &fallbacks {
             println!(

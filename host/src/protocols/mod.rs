@@ -6,10 +6,13 @@
 //! prints it), client errors, JSON parsing with precise messages, and secret checks.
 
 pub mod kco;
+pub mod klix;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
+
+use crate::decide::Decisions;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -21,7 +24,41 @@ pub const CALLBACKS: &[&str] = &[
     "kco.country_change",
     "kco.shipping_option_update",
     "kco.validation",
+    "klix.order_verification",
+    "klix.shipping_cost",
 ];
+
+/// What answering a callback produced: the reply, the decisions behind it, and an
+/// event to record (KCO push, Klix purchase notification, ...).
+#[derive(Debug)]
+pub struct Answer {
+    /// What the platform receives.
+    pub reply: Reply,
+    /// The decisions, when rules ran.
+    pub decisions: Option<Decisions>,
+    /// Something to record.
+    pub event: Option<Value>,
+}
+
+impl From<ClientError> for Answer {
+    fn from(error: ClientError) -> Answer {
+        Answer {
+            reply: error.into(),
+            decisions: None,
+            event: None,
+        }
+    }
+}
+
+impl From<Reply> for Answer {
+    fn from(reply: Reply) -> Answer {
+        Answer {
+            reply,
+            decisions: None,
+            event: None,
+        }
+    }
+}
 
 /// An HTTP answer, independent of the server framework.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +78,8 @@ pub enum Body {
     Empty,
     /// A JSON document.
     Json(Value),
+    /// A JSON document already serialised (exact decimals written by hand).
+    RawJson(String),
     /// Plain text.
     Text(String),
 }
@@ -74,9 +113,10 @@ impl Reply {
     }
 
     /// The body as JSON, when it is JSON.
-    pub fn json_body(&self) -> Option<&Value> {
+    pub fn json_body(&self) -> Option<Value> {
         match &self.body {
-            Body::Json(value) => Some(value),
+            Body::Json(value) => Some(value.clone()),
+            Body::RawJson(text) => serde_json::from_str(text).ok(),
             _ => None,
         }
     }

@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(protocols::kco::routes())
+        .merge(protocols::klix::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)
@@ -67,14 +68,8 @@ pub fn respond(reply: Reply) -> Response {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::BAD_REQUEST);
     let mut response = match reply.body {
         protocols::Body::Empty => status.into_response(),
-        protocols::Body::Json(value) => {
-            let mut response = (status, value.to_string()).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            );
-            response
-        }
+        protocols::Body::Json(value) => json_response(status, value.to_string()),
+        protocols::Body::RawJson(text) => json_response(status, text),
         protocols::Body::Text(text) => (status, text).into_response(),
     };
     for (name, value) in reply.headers {
@@ -82,6 +77,15 @@ pub fn respond(reply: Reply) -> Response {
             response.headers_mut().insert(name, value);
         }
     }
+    response
+}
+
+fn json_response(status: StatusCode, text: String) -> Response {
+    let mut response = (status, text).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }
 

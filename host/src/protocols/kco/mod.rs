@@ -23,9 +23,9 @@ pub use render::{FeeLine, cart_response, error_type, line_amounts, method_name, 
 pub use routes::routes;
 
 use crate::config::{Secret, SecretRef};
-use crate::decide::{Decider, Decisions};
+use crate::decide::Decider;
 use crate::model::{DecisionKind, Verdict};
-use crate::protocols::{ClientError, Reply, parse_json, require_json, secret_matches};
+use crate::protocols::{Answer, ClientError, Reply, parse_json, require_json, secret_matches};
 
 /// KCO waits 3 s for validation and then approves on its own; the host answers every
 /// callback well inside that window, whatever the module does.
@@ -221,28 +221,6 @@ pub struct Request<'a> {
     pub body: &'a [u8],
     /// When it arrived (ms since the epoch).
     pub received_at_ms: u64,
-}
-
-/// What answering a callback produced: the reply, the decisions behind it, and an
-/// event to record (push).
-#[derive(Debug)]
-pub struct Answer {
-    /// What KCO receives.
-    pub reply: Reply,
-    /// The decisions, when rules ran.
-    pub decisions: Option<Decisions>,
-    /// Something to record.
-    pub event: Option<Value>,
-}
-
-impl From<ClientError> for Answer {
-    fn from(error: ClientError) -> Answer {
-        Answer {
-            reply: error.into(),
-            decisions: None,
-            event: None,
-        }
-    }
 }
 
 /// Answers one authenticated KCO callback.

@@ -1,0 +1,95 @@
+//! Klix's HTTP routes: the connectivity check, then tenant lookup and [`super::answer`].
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use axum::routing::any;
+
+use super::{ALLOWED_METHODS, ANSWER_WITHIN, Callback, Request};
+use crate::decide::Decider;
+use crate::protocols::{ClientError, Reply, now_ms};
+use crate::server::{AppState, body_bytes, respond};
+
+/// `OPTIONS`, `POST` and `PUT` on `/{tenant}/klix/{callback}`.
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/{tenant}/klix/{callback}", any(handle))
+}
+
+async fn handle(
+    State(state): State<AppState>,
+    Path((tenant_name, callback)): Path<(String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let prepared = (|| {
+        let tenant = state.tenant(&tenant_name)?;
+        let endpoint = tenant.klix.clone().ok_or_else(|| {
+            ClientError::not_found(format!("tenant {tenant_name:?} does not serve Klix"))
+        })?;
+        let callback: Callback = callback.parse()?;
+        Ok::<_, ClientError>((tenant, endpoint, callback))
+    })();
+    let (tenant, endpoint, callback) = match prepared {
+        Ok(prepared) => prepared,
+        Err(error) => return respond(error.into()),
+    };
+    if method == Method::OPTIONS {
+        // The connectivity check Klix runs on every callback URL.
+        let mut reply = Reply::empty(200);
+        reply.headers = vec![
+            ("access-control-allow-methods", ALLOWED_METHODS.to_string()),
+            ("allow", ALLOWED_METHODS.to_string()),
+        ];
+        return respond(reply);
+    }
+    let allowed = match callback {
+        Callback::PurchaseNotification => method == Method::POST || method == Method::PUT,
+        _ => method == Method::POST,
+    };
+    if !allowed {
+        let mut reply: Reply = ClientError {
+            status: 405,
+            code: "method_not_allowed",
+            message: format!("{method} is not accepted on {}", callback.name()),
+        }
+        .into();
+        reply.headers = vec![("allow", ALLOWED_METHODS.to_string())];
+        return respond(reply);
+    }
+    let body = match body_bytes(body, state.max_body_bytes) {
+        Ok(body) => body,
+        Err(error) => return respond(error.into()),
+    };
+    let request = Request {
+        callback,
+        method: method.as_str(),
+        signature: headers
+            .get("x-klix-signature")
+            .and_then(|value| value.to_str().ok()),
+        body: &body,
+        received_at_ms: now_ms(),
+    };
+    let decider = Decider {
+        rules: tenant.rules.clone(),
+        limits: tenant.limits,
+        policy: tenant.policy(callback.policy_key()),
+        executor: state.executor.clone(),
+        answer_within: ANSWER_WITHIN,
+    };
+    let answer = super::answer(&request, &endpoint, &decider).await;
+    if let Some(event) = &answer.event {
+        state.journal.record(event);
+    }
+    crate::server::log_answer(
+        &tenant.name,
+        "klix",
+        callback.name(),
+        answer.reply.status,
+        answer.decisions.as_ref(),
+    );
+    respond(answer.reply)
+}

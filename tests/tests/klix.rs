@@ -1,0 +1,571 @@
+//! Klix end-to-end: golden signature vectors, forged signatures, order verification
+//! against a fake merchant API on loopback, purchase notifications and shipping cost
+//! for both generations, with the real server and the example modules.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use rsa::RsaPrivateKey;
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use rulegate::protocols::klix::jws::ProviderKey;
+use rulegate_tests::fake_klix::FakeKlix;
+use rulegate_tests::fixture;
+use rulegate_tests::http::{self, Response};
+use rulegate_tests::server::Server;
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const ORDER_ID: &str = "1a6a5368-e799-4967-b742-67adc16aec8a";
+const KID: &str = "52a49f81-0869-40a6-8dde-96a624e61b54";
+const API_KEY: &str = "klix-api-key-for-tests";
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/klix")
+}
+
+fn text(name: &str) -> String {
+    String::from_utf8(fixture(&format!("klix/{name}"))).unwrap()
+}
+
+/// Signs as the (test) provider: a compact JWS, or the gen 2 header.
+struct TestProvider(SigningKey<Sha256>);
+
+impl TestProvider {
+    fn load() -> TestProvider {
+        let pem = text("test_provider_private_key.pem");
+        TestProvider(SigningKey::new(
+            RsaPrivateKey::from_pkcs8_pem(&pem).unwrap(),
+        ))
+    }
+
+    fn jws_with_header(&self, header: &Value, payload: &[u8]) -> String {
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let signature = self.0.sign(input.as_bytes()).to_bytes();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+    }
+
+    fn jws(&self, payload: &[u8]) -> String {
+        self.jws_with_header(&json!({"kid": "MPay", "alg": "RS256"}), payload)
+    }
+
+    fn detached(&self, body: &[u8]) -> String {
+        STANDARD.encode(self.0.sign(body).to_bytes())
+    }
+}
+
+fn tenant(name: &str, module: &str, provider: &str, api: &str, extra: &str) -> String {
+    let dir = fixtures();
+    format!(
+        r#"
+[tenants.{name}]
+module = "{module}"
+[tenants.{name}.klix]
+provider_key = {provider:?}
+{extra}
+[tenants.{name}.klix.api]
+url = "{api}"
+merchant_id = "merchant-7"
+api_key = {{ file = {api_key:?} }}
+signing_key = {{ file = {signing:?} }}
+signing_key_id = "{KID}"
+timeout_ms = 500
+"#,
+        provider = dir.join(provider).display().to_string(),
+        api_key = "API_KEY_FILE",
+        signing = dir
+            .join("test_merchant_private_key.pem")
+            .display()
+            .to_string(),
+    )
+}
+
+fn start(dir: &Path, fake: &FakeKlix) -> Server {
+    let key_file = dir.join("api-key");
+    std::fs::write(&key_file, API_KEY).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let config = [
+        "listen = \"127.0.0.1:0\"\n".to_string(),
+        tenant(
+            "eu",
+            "example:eu-shop",
+            "provider_public_key.pem",
+            &fake.url(),
+            "",
+        ),
+        tenant(
+            "catalog",
+            "example:catalog-shop",
+            "provider_public_key.pem",
+            &fake.url(),
+            "",
+        ),
+        tenant(
+            "sek",
+            "example:catalog-shop",
+            "test_provider_certificate.pem",
+            &fake.url(),
+            "currency = \"SEK\"\ncountry = \"SE\"",
+        ),
+        tenant(
+            "down",
+            "example:eu-shop",
+            "provider_public_key.pem",
+            &closed_url,
+            "",
+        ),
+    ]
+    .concat()
+    .replace(
+        "\"API_KEY_FILE\"",
+        &format!("{:?}", key_file.display().to_string()),
+    );
+    let path = dir.join("rulegate.toml");
+    std::fs::write(&path, config).unwrap();
+    Server::start(Some(&path))
+}
+
+fn post(server: &Server, target: &str, body: &[u8], headers: &[(&str, &str)]) -> Response {
+    http::request(server.address, "POST", target, headers, body)
+}
+
+#[test]
+fn golden_vectors_verify_and_forgeries_do_not() {
+    let provider = ProviderKey::from_pem(&text("provider_public_key.pem")).unwrap();
+    let jws = fixture("klix/order_verification_request.jws");
+    let payload = provider.verify_jws(&jws).unwrap();
+    assert_eq!(payload, json!({ "orderId": ORDER_ID }));
+
+    let body = fixture("klix/purchase_notification_v2_body.json");
+    let signature = text("purchase_notification_v2_body.x-klix-signature.txt");
+    provider.verify_detached(&body, &signature).unwrap();
+    // Any single byte changed breaks it.
+    for index in [0, body.len() / 2, body.len() - 1] {
+        let mut tampered = body.clone();
+        tampered[index] ^= 0x01;
+        assert!(
+            provider.verify_detached(&tampered, &signature).is_err(),
+            "byte {index}"
+        );
+    }
+
+    let token = String::from_utf8(jws).unwrap();
+    let token = token.trim();
+    let (header, rest) = token.split_once('.').unwrap();
+    let (payload_part, signature_part) = rest.split_once('.').unwrap();
+    let b64 = |v: &Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    let forged_payload =
+        URL_SAFE_NO_PAD.encode(br#"{"orderId":"00000000-e799-4967-b742-67adc16aec8a"}"#);
+    let test_provider = TestProvider::load();
+    let forgeries = [
+        // alg none, no signature.
+        format!("{}.{payload_part}.", b64(&json!({"alg": "none"}))),
+        // alg none with the original signature.
+        format!(
+            "{}.{payload_part}.{signature_part}",
+            b64(&json!({"alg": "none", "kid": "MPay"}))
+        ),
+        // HS256 "signed" with the public key as the secret.
+        format!(
+            "{}.{payload_part}.{signature_part}",
+            b64(&json!({"alg": "HS256"}))
+        ),
+        format!(
+            "{}.{payload_part}.{signature_part}",
+            b64(&json!({"alg": "RS512", "kid": "MPay"}))
+        ),
+        // Tampered header (same alg, another kid) and tampered payload.
+        format!(
+            "{}.{payload_part}.{signature_part}",
+            b64(&json!({"kid": "XPay", "alg": "RS256"}))
+        ),
+        format!("{header}.{forged_payload}.{signature_part}"),
+        // Signed by another key.
+        test_provider.jws(br#"{"orderId":"1a6a5368-e799-4967-b742-67adc16aec8a"}"#),
+        // Not a JWS.
+        format!("{header}.{payload_part}"),
+        "garbage".to_string(),
+        format!("{header}.{payload_part}.{signature_part}.extra"),
+    ];
+    for forged in &forgeries {
+        assert!(provider.verify_jws(forged.as_bytes()).is_err(), "{forged}");
+    }
+    let hs = provider
+        .verify_jws(
+            format!(
+                "{}.{payload_part}.{signature_part}",
+                b64(&json!({"alg": "HS256"}))
+            )
+            .as_bytes(),
+        )
+        .unwrap_err();
+    assert!(hs.to_string().contains("only RS256"), "{hs}");
+}
+
+#[test]
+fn order_verification_approves_through_the_api_with_a_signed_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKlix::start();
+    let order = fixture("klix/merchant_api_get_order_response.json");
+    fake.add_order(ORDER_ID, &order);
+    let server = start(dir.path(), &fake);
+
+    let response = post(
+        &server,
+        "/eu/klix/order_verification",
+        &fixture("klix/order_verification_request.jws"),
+        &[],
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["decision"], "approved");
+
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    let path = format!("/merchants/merchant-7/orders/{ORDER_ID}");
+    assert_eq!(
+        (calls[0].method.as_str(), calls[0].path.as_str()),
+        ("GET", path.as_str())
+    );
+    assert_eq!(calls[0].headers["x-klix-api-key"], API_KEY);
+    assert_eq!(
+        (calls[1].method.as_str(), calls[1].path.as_str()),
+        ("PUT", path.as_str())
+    );
+    assert_eq!(calls[1].headers["x-klix-api-key"], API_KEY);
+    assert_eq!(calls[1].headers["content-type"], "application/json");
+    // The approval is the fetched order, signed with the merchant key, kid = certificate id.
+    let merchant = ProviderKey::from_pem(&text("test_merchant_public_key.pem")).unwrap();
+    let payload = merchant.verify_jws(&calls[1].body).unwrap();
+    assert_eq!(payload, serde_json::from_slice::<Value>(&order).unwrap());
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(
+                String::from_utf8_lossy(&calls[1].body)
+                    .split('.')
+                    .next()
+                    .unwrap(),
+            )
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header, json!({"typ": "JWT", "alg": "RS256", "kid": KID}));
+}
+
+#[test]
+fn order_verification_rejects_with_a_signed_reason_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKlix::start();
+    fake.add_order(
+        ORDER_ID,
+        &fixture("klix/merchant_api_get_order_response.json"),
+    );
+    let server = start(dir.path(), &fake);
+    // The catalog shop sells in SEK only: the EUR order is rejected.
+    let response = post(
+        &server,
+        "/catalog/klix/order_verification",
+        &fixture("klix/order_verification_request.jws"),
+        &[],
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["decision"], "rejected");
+    let calls = fake.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].method, "DELETE");
+    let merchant = ProviderKey::from_pem(&text("test_merchant_public_key.pem")).unwrap();
+    assert_eq!(
+        merchant.verify_jws(&calls[1].body).unwrap(),
+        json!({"reasonCode": "OTHER"})
+    );
+}
+
+#[test]
+fn bad_signatures_and_a_failing_api_get_the_documented_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKlix::start();
+    fake.add_order(
+        ORDER_ID,
+        &fixture("klix/merchant_api_get_order_response.json"),
+    );
+    let server = start(dir.path(), &fake);
+    let jws = fixture("klix/order_verification_request.jws");
+
+    // Signed by another key: 401, the API is never called.
+    let forged = TestProvider::load().jws(format!(r#"{{"orderId":"{ORDER_ID}"}}"#).as_bytes());
+    let response = post(
+        &server,
+        "/eu/klix/order_verification",
+        forged.as_bytes(),
+        &[],
+    );
+    assert_eq!(response.status, 401);
+    assert!(fake.calls().is_empty());
+
+    // An unknown order: the API answers 404, Klix gets 502.
+    let unknown = post(
+        &server,
+        "/sek/klix/order_verification",
+        TestProvider::load()
+            .jws(br#"{"orderId":"nope"}"#)
+            .as_bytes(),
+        &[],
+    );
+    assert_eq!(unknown.status, 502, "{}", unknown.text());
+    assert!(unknown.json()["message"].as_str().unwrap().contains("404"));
+
+    // Unreachable API: 502 at once.
+    let response = post(&server, "/down/klix/order_verification", &jws, &[]);
+    assert_eq!(response.status, 502);
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not connect")
+    );
+
+    // A slow API: the call times out (500 ms configured), 502, no hang.
+    fake.set_delay(Duration::from_secs(3));
+    let began = Instant::now();
+    let response = post(&server, "/eu/klix/order_verification", &jws, &[]);
+    assert_eq!(response.status, 502);
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("timed out")
+    );
+    assert!(
+        began.elapsed() < Duration::from_secs(3),
+        "waited for the slow API"
+    );
+    assert!(!response.text().contains(API_KEY));
+}
+
+#[test]
+fn purchase_notifications_of_both_generations() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKlix::start();
+    let server = start(dir.path(), &fake);
+    let body = fixture("klix/purchase_notification_v2_body.json");
+    let signature = text("purchase_notification_v2_body.x-klix-signature.txt");
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("X-Klix-Signature", signature.trim()),
+    ];
+    let response = http::request(
+        server.address,
+        "PUT",
+        "/eu/klix/purchase_notification",
+        &headers,
+        &body,
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    let mut tampered = body.clone();
+    tampered[10] ^= 0x01;
+    let response = http::request(
+        server.address,
+        "PUT",
+        "/eu/klix/purchase_notification",
+        &headers,
+        &tampered,
+    );
+    assert_eq!(response.status, 400);
+    let response = http::request(
+        server.address,
+        "PUT",
+        "/eu/klix/purchase_notification",
+        &[("Content-Type", "application/json")],
+        &body,
+    );
+    assert_eq!(response.status, 400);
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Klix-Signature")
+    );
+
+    // Gen 1: a JWS of the documented payload.
+    let payload = fixture("klix/purchase_notification_jws_payload_approved.json");
+    let jws = TestProvider::load().jws(&payload);
+    let response = post(
+        &server,
+        "/sek/klix/purchase_notification",
+        jws.as_bytes(),
+        &[],
+    );
+    assert_eq!(response.status, 200);
+    let forged = post(
+        &server,
+        "/eu/klix/purchase_notification",
+        jws.as_bytes(),
+        &[],
+    );
+    assert_eq!(forged.status, 400);
+
+    let events: Vec<Value> =
+        std::fs::read_to_string(server.workdir.path().join("rulegate-state/events.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0]["generation"], 2);
+    assert_eq!(
+        events[0]["order_id"],
+        "d72096a0-58f2-46f0-9a4c-6d2271784530"
+    );
+    assert_eq!(events[0]["status"], "PAID");
+    assert_eq!(events[1]["generation"], 1);
+    assert_eq!(events[1]["status"], "PAYMENT_APPROVED");
+    // No personal or payment data is recorded.
+    let recorded = serde_json::to_string(&events).unwrap();
+    for secret in ["john.doe", "731589767", "Doe"] {
+        assert!(!recorded.contains(secret), "{secret}");
+    }
+}
+
+fn shipping_request(method: &str) -> Value {
+    let mut request: Value =
+        serde_json::from_slice(&fixture("klix/shipping_cost_request_payload.json")).unwrap();
+    request["order_items"] = json!([
+        { "reference": "KAFFE-500", "quantity": 2.000 },
+        { "reference": "KOPP-VIT", "quantity": 1.000 },
+    ]);
+    request["shipping_method_id"] = json!(method);
+    request["address"] =
+        json!({"city": "Stockholm", "address": "Drottninggatan 1", "postal_code": "111 51"});
+    request
+}
+
+#[test]
+fn shipping_cost_for_both_generations() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKlix::start();
+    let server = start(dir.path(), &fake);
+    let provider = TestProvider::load();
+    let expected = json!({"id": "ombud", "amount": 39.20, "currency": "SEK", "taxRate": 0.25});
+
+    // Gen 1: JWS body.
+    let body = shipping_request("ombud").to_string();
+    let response = post(
+        &server,
+        "/sek/klix/shipping_cost",
+        provider.jws(body.as_bytes()).as_bytes(),
+        &[],
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), expected);
+    // Exact decimals on the wire.
+    assert!(
+        response.text().contains(r#""amount":39.20"#),
+        "{}",
+        response.text()
+    );
+
+    // Gen 2: JSON body, `items` instead of `order_items`, signed header.
+    let mut request = shipping_request("ombud");
+    let items = request
+        .as_object_mut()
+        .unwrap()
+        .remove("order_items")
+        .unwrap();
+    request["items"] = items;
+    let body = request.to_string().into_bytes();
+    let signature = provider.detached(&body);
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("X-Klix-Signature", signature.as_str()),
+    ];
+    let response = post(&server, "/sek/klix/shipping_cost", &body, &headers);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json(), expected);
+
+    // A method the rules do not offer there: 422.
+    let body = shipping_request("drone").to_string();
+    let response = post(
+        &server,
+        "/sek/klix/shipping_cost",
+        provider.jws(body.as_bytes()).as_bytes(),
+        &[],
+    );
+    assert_eq!(response.status, 422);
+    assert_eq!(
+        response.json()["reasonCode"],
+        "DELIVERY_ADDRESS_NOT_SUPPORTED"
+    );
+
+    // Unsigned JSON and a bad signature: refused.
+    let response = post(
+        &server,
+        "/sek/klix/shipping_cost",
+        &body.as_bytes(),
+        &[("Content-Type", "application/json")],
+    );
+    assert_eq!(response.status, 401);
+    let response = post(
+        &server,
+        "/sek/klix/shipping_cost",
+        body.as_bytes(),
+        &[("X-Klix-Signature", "AAAA")],
+    );
+    assert_eq!(response.status, 401);
+    // A quantity finer than Klix's three places: 400 naming it.
+    let mut bad = shipping_request("ombud");
+    bad["order_items"][0]["quantity"] = json!(1.0005);
+    let response = post(
+        &server,
+        "/sek/klix/shipping_cost",
+        provider.jws(bad.to_string().as_bytes()).as_bytes(),
+        &[],
+    );
+    assert_eq!(response.status, 400);
+    assert!(
+        response.text().contains("order_items[0].quantity"),
+        "{}",
+        response.text()
+    );
+}
+
+#[test]
+fn connectivity_check_and_routing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKlix::start();
+    let server = start(dir.path(), &fake);
+    for callback in [
+        "order_verification",
+        "purchase_notification",
+        "shipping_cost",
+    ] {
+        let response = http::request(
+            server.address,
+            "OPTIONS",
+            &format!("/eu/klix/{callback}"),
+            &[],
+            b"",
+        );
+        assert_eq!(response.status, 200);
+        let allowed = response.header("access-control-allow-methods").unwrap();
+        assert!(
+            allowed.contains("POST") && allowed.contains("PUT"),
+            "{allowed}"
+        );
+    }
+    assert_eq!(
+        http::get(server.address, "/eu/klix/shipping_cost").status,
+        405
+    );
+    assert_eq!(
+        http::request(server.address, "OPTIONS", "/eu/klix/nope", &[], b"").status,
+        404
+    );
+}
