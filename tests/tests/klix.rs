@@ -508,7 +508,7 @@ fn shipping_cost_for_both_generations() {
     let response = post(
         &server,
         "/sek/klix/shipping_cost",
-        &body.as_bytes(),
+        body.as_bytes(),
         &[("Content-Type", "application/json")],
     );
     assert_eq!(response.status, 401);
@@ -568,4 +568,47 @@ fn connectivity_check_and_routing() {
         http::request(server.address, "OPTIONS", "/eu/klix/nope", &[], b"").status,
         404
     );
+}
+
+#[test]
+fn run_answers_a_shipping_cost_payload_like_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeKlix::start();
+    let server = start(dir.path(), &fake);
+    let payload = shipping_request("ombud").to_string();
+    let input = dir.path().join("shipping-cost.json");
+    std::fs::write(&input, &payload).unwrap();
+    let output = std::process::Command::new(rulegate_tests::server::binary())
+        .args([
+            "run",
+            "--module",
+            "example:catalog-shop",
+            "--platform",
+            "klix",
+            "--callback",
+            "shipping_cost",
+            "--currency",
+            "SEK",
+            "--country",
+            "SE",
+            "--input",
+        ])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let served = post(
+        &server,
+        "/sek/klix/shipping_cost",
+        TestProvider::load().jws(payload.as_bytes()).as_bytes(),
+        &[],
+    );
+    assert!(text.contains("HTTP 200"), "{text}");
+    assert!(
+        text.contains(&served.text()),
+        "{text}\nvs\n{}",
+        served.text()
+    );
+    assert!(text.contains("fuel "), "{text}");
 }

@@ -17,7 +17,8 @@ use crate::engine::{
     ArtifactCache, Engine, EngineError, EngineSettings, Executor, Limits, SharedRuleSet, Usage,
 };
 use crate::model::{Cart, Decided, DecisionKind};
-use crate::protocols::{Body, kco, now_ms};
+use crate::protocols::klix::{self, order::Market};
+use crate::protocols::{Answer, Body, kco, now_ms};
 use crate::registry::ModuleSource;
 
 /// Arguments of `rulegate run`.
@@ -39,12 +40,18 @@ pub struct RunArgs {
     #[arg(long, value_enum, requires = "callback")]
     platform: Option<PlatformArg>,
     /// The platform callback (KCO: address_update, country_change,
-    /// shipping_option_update, validation, push).
+    /// shipping_option_update, validation, push; Klix: shipping_cost).
     #[arg(long, requires = "platform")]
     callback: Option<String>,
     /// The order id the callback URL would carry.
     #[arg(long, requires = "platform")]
     order_id: Option<String>,
+    /// Klix: the currency of shipping-cost carts.
+    #[arg(long, default_value = "EUR")]
+    currency: String,
+    /// Klix: the country of shipping-cost addresses.
+    #[arg(long, default_value = "LV")]
+    country: String,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -75,6 +82,7 @@ enum DecisionArg {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum PlatformArg {
     Kco,
+    Klix,
 }
 
 impl From<DecisionArg> for DecisionKind {
@@ -138,7 +146,31 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let callback: kco::Callback = callback
                 .parse()
                 .map_err(|error: crate::protocols::ClientError| anyhow::anyhow!(error.message))?;
-            run_kco(&args, rules, limits, callback, &input)
+            let decider = platform_decider(&rules, limits);
+            let request = kco::Request {
+                callback,
+                order_id: args.order_id.clone(),
+                content_type: Some("application/json"),
+                body: &input,
+                received_at_ms: now_ms(),
+            };
+            let answer = block_on(kco::answer(&request, &kco::Endpoint::default(), &decider))?;
+            report_answer(&args, &rules, answer)
+        }
+        (Some(PlatformArg::Klix), Some(callback)) => {
+            anyhow::ensure!(
+                callback == "shipping_cost",
+                "`run --platform klix` runs shipping_cost (order verification needs the Klix API, and purchase notifications run no rules)"
+            );
+            let payload = klix_payload(&input)?;
+            let market = Market {
+                currency: args.currency.to_ascii_uppercase(),
+                country: args.country.to_ascii_uppercase(),
+            };
+            let decider = platform_decider(&rules, limits);
+            let answer = block_on(klix::quote_shipping(&payload, &market, &decider, now_ms()))?
+                .unwrap_or_else(Answer::from);
+            report_answer(&args, &rules, answer)
         }
         _ => run_cart(&args, rules, limits, &input),
     }
@@ -161,33 +193,51 @@ fn limits(args: &RunArgs) -> Limits {
     limits
 }
 
-/// The platform form: the exact HTTP answer the server would send, under the default
-/// failure policy of a tenant.
-fn run_kco(
-    args: &RunArgs,
-    rules: SharedRuleSet,
-    limits: Limits,
-    callback: kco::Callback,
-    input: &[u8],
-) -> anyhow::Result<ExitCode> {
-    let decider = Decider {
+/// A Klix payload: JSON as is, or the payload of a JWS (not verified: `run` tests
+/// rules, not signatures).
+fn klix_payload(input: &[u8]) -> anyhow::Result<Value> {
+    use base64::Engine as _;
+    let text = std::str::from_utf8(input)
+        .context("the input is not UTF-8")?
+        .trim();
+    if text.starts_with('{') {
+        return serde_json::from_str(text).context("the input is not JSON");
+    }
+    let payload = text
+        .split('.')
+        .nth(1)
+        .context("the input is neither JSON nor a compact JWS")?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .context("the JWS payload is not base64url")?;
+    serde_json::from_slice(&bytes).context("the JWS payload is not JSON")
+}
+
+/// Decisions as a tenant with the default failure policy would get them.
+fn platform_decider(rules: &SharedRuleSet, limits: Limits) -> Decider {
+    Decider {
         rules: rules.clone(),
         limits,
         policy: Arc::new(Policy::default()),
         executor: Executor::new(1),
         answer_within: kco::ANSWER_WITHIN,
-    };
-    let request = kco::Request {
-        callback,
-        order_id: args.order_id.clone(),
-        content_type: Some("application/json"),
-        body: input,
-        received_at_ms: now_ms(),
-    };
+    }
+}
+
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()?;
-    let answer = runtime.block_on(kco::answer(&request, &kco::Endpoint::default(), &decider));
+    Ok(runtime.block_on(future))
+}
+
+/// The platform form's report: the exact HTTP answer the server would send, what the
+/// policy answered for, and what the rules used.
+fn report_answer(
+    args: &RunArgs,
+    rules: &SharedRuleSet,
+    answer: Answer,
+) -> anyhow::Result<ExitCode> {
     let usage = answer
         .decisions
         .as_ref()

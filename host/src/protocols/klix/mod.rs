@@ -359,18 +359,26 @@ async fn shipping_cost(
     decider: &Decider,
 ) -> Result<Answer, ClientError> {
     let payload = verified(request, endpoint, 401)?;
+    quote_shipping(&payload, &endpoint.market, decider, request.received_at_ms).await
+}
+
+/// The shipping-cost answer for a verified payload. `rulegate run` calls it directly.
+pub async fn quote_shipping(
+    payload: &Value,
+    market: &Market,
+    decider: &Decider,
+    received_at_ms: u64,
+) -> Result<Answer, ClientError> {
     let parsed: ShippingCostRequest =
-        serde_path_to_error::deserialize(&payload).map_err(|error| {
+        serde_path_to_error::deserialize(payload).map_err(|error| {
             ClientError::bad_request(format!(
                 "the shipping cost request: `{}`: {}",
                 error.path(),
                 error.inner()
             ))
         })?;
-    let cart = order::shipping_request_to_cart(&parsed, &endpoint.market, request.received_at_ms)
-        .map_err(|error| {
-        ClientError::bad_request(format!("the shipping cost request: {error}"))
-    })?;
+    let cart = order::shipping_request_to_cart(&parsed, market, received_at_ms)
+        .map_err(|error| ClientError::bad_request(format!("the shipping cost request: {error}")))?;
     let exponent = money::currency_exponent(&cart.currency).unwrap_or(2);
     let currency = cart.currency.clone();
     let decisions = decider.decide(cart, &[DecisionKind::Shipping]).await;
