@@ -11,6 +11,29 @@ pub use crate::engine::bindings::rulegate::checkout::types::{
     ShippingMethod, ShippingOption, TaxDecision, Verdict,
 };
 
+/// A cart with no lines, addresses or buyer details (a person): where adapters start
+/// before filling in what their callback carries.
+pub fn empty_cart(platform: Platform, currency: impl Into<String>, received_at_ms: u64) -> Cart {
+    Cart {
+        platform,
+        order_id: None,
+        currency: currency.into(),
+        locale: None,
+        lines: Vec::new(),
+        billing_address: None,
+        shipping_address: None,
+        pickup_point: None,
+        selected_shipping_option: None,
+        customer: Customer {
+            kind: CustomerKind::Person,
+            vat_id: None,
+            organization_id: None,
+        },
+        merchant_data: None,
+        received_at_ms,
+    }
+}
+
 /// A module's answer to one decision: the decision, or its declared refusal.
 pub type Decided<T> = Result<T, RuleError>;
 

@@ -7,7 +7,7 @@ pub mod http;
 pub mod server;
 
 use rulegate::engine::{Engine, EngineSettings, Limits, RuleSet, SharedRuleSet};
-use rulegate::model::{Address, Cart, Customer, CustomerKind, Line, LineKind, Platform, Price};
+use rulegate::model::{Address, Cart, Line, LineKind, Platform, Price};
 
 /// Every test module, by crate name, as bytes.
 const MODULES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/modules.rs"));
@@ -60,32 +60,20 @@ pub fn load(engine: &Engine, bytes: &[u8]) -> SharedRuleSet {
 
 /// A cart of `lines` priced lines in `currency` shipping to `country`.
 pub fn cart(currency: &str, country: &str, lines: usize) -> Cart {
-    Cart {
-        platform: Platform::Kco,
-        order_id: Some("order-1".into()),
-        currency: currency.into(),
-        locale: Some("en-US".into()),
-        lines: (0..lines)
-            .map(|index| {
-                line(
-                    &format!("SKU-{index}"),
-                    1 + index as u64 % 3,
-                    1_000 + 137 * index as i64,
-                )
-            })
-            .collect(),
-        billing_address: None,
-        shipping_address: Some(address(country)),
-        pickup_point: None,
-        selected_shipping_option: None,
-        customer: Customer {
-            kind: CustomerKind::Person,
-            vat_id: None,
-            organization_id: None,
-        },
-        merchant_data: None,
-        received_at_ms: 1_767_225_600_000,
-    }
+    let mut cart = rulegate::model::empty_cart(Platform::Kco, currency, 1_767_225_600_000);
+    cart.order_id = Some("order-1".into());
+    cart.locale = Some("en-US".into());
+    cart.lines = (0..lines)
+        .map(|index| {
+            line(
+                &format!("SKU-{index}"),
+                1 + index as u64 % 3,
+                1_000 + 137 * index as i64,
+            )
+        })
+        .collect();
+    cart.shipping_address = Some(address(country));
+    cart
 }
 
 /// A physical line of whole units at a tax-inclusive unit price, with a weight and no

@@ -637,7 +637,7 @@ fn run_prints_exactly_what_the_server_sends() {
         .unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("HTTP 200"), "{text}");
-    assert!(text.contains("\"order_amount\": 53625"), "{text}");
+    assert!(text.contains("\"order_amount\":53625"), "{text}");
     assert!(text.contains("fuel "), "{text}");
     // A failing module: the policy's answer, the failure named, exit 1.
     let module = dir.path().join("panics.wasm");

@@ -229,7 +229,7 @@ fn run_session(
 mod tests {
     use super::*;
     use crate::engine::{RuleSet, Session};
-    use crate::model::{Customer, CustomerKind, Platform};
+    use crate::model::Platform;
 
     /// Rules that take `delay` per decision and then decline with `answer`.
     struct Slow {
@@ -275,24 +275,7 @@ mod tests {
     }
 
     fn cart() -> Cart {
-        Cart {
-            platform: Platform::Kco,
-            order_id: None,
-            currency: "EUR".into(),
-            locale: None,
-            lines: Vec::new(),
-            billing_address: None,
-            shipping_address: None,
-            pickup_point: None,
-            selected_shipping_option: None,
-            customer: Customer {
-                kind: CustomerKind::Person,
-                vat_id: None,
-                organization_id: None,
-            },
-            merchant_data: None,
-            received_at_ms: 0,
-        }
+        crate::model::empty_cart(Platform::Kco, "EUR", 0)
     }
 
     fn decider(delay: Duration, answer_within: Duration, policy: Policy) -> Decider {

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -14,10 +15,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 
-use crate::decide::Decisions;
+use crate::decide::{Decider, Decisions};
 use crate::engine::Executor;
 use crate::journal::Journal;
-use crate::protocols::{self, ClientError, Reply};
+use crate::protocols::{self, Answer, ClientError, Reply};
 use crate::registry::{Registry, Tenant};
 
 /// What every handler shares. Cheap to clone.
@@ -39,6 +40,33 @@ impl AppState {
         self.registry
             .tenant(name)
             .ok_or_else(|| ClientError::not_found(format!("there is no tenant named {name:?}")))
+    }
+
+    /// How one callback of `tenant` decides: the rules version resolved now, for the
+    /// whole request, with the tenant's limits and the callback's failure policy.
+    pub fn decider(&self, tenant: &Tenant, policy_key: &str, answer_within: Duration) -> Decider {
+        Decider {
+            rules: tenant.rules.clone(),
+            limits: tenant.limits,
+            policy: tenant.policy(policy_key),
+            executor: self.executor.clone(),
+            answer_within,
+        }
+    }
+
+    /// The end of every adapter's handler: record the answer's event, log it, send it.
+    pub fn finish(&self, tenant: &str, platform: &str, callback: &str, answer: Answer) -> Response {
+        if let Some(event) = &answer.event {
+            self.journal.record(event);
+        }
+        log_answer(
+            tenant,
+            platform,
+            callback,
+            answer.reply.status,
+            answer.decisions.as_ref(),
+        );
+        respond(answer.reply)
     }
 }
 
@@ -118,7 +146,7 @@ pub fn query_pairs(query: Option<&str>) -> Result<Vec<(String, String)>, ClientE
 
 /// One structured log line per answered callback: who, what, how it ended, what the
 /// rules cost, and every failure the policy answered for. No payload, no personal data.
-pub fn log_answer(
+fn log_answer(
     tenant: &str,
     platform: &str,
     callback: &str,

@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 pub use cart::{Lines, MAX_AMOUNT, MAX_LINES, Mapped, check, to_cart};
 pub use render::{FeeLine, cart_response, error_type, line_amounts, method_name, option_amounts};
@@ -25,7 +25,9 @@ pub use routes::routes;
 use crate::config::{Secret, SecretRef};
 use crate::decide::Decider;
 use crate::model::{DecisionKind, Verdict};
-use crate::protocols::{Answer, ClientError, Reply, parse_json, require_json, secret_matches};
+use crate::protocols::{
+    Answer, Body, ClientError, Reply, parse_json, require_json, secret_matches,
+};
 
 /// KCO waits 3 s for validation and then approves on its own; the host answers every
 /// callback well inside that window, whatever the module does.
@@ -286,7 +288,15 @@ async fn shipping_service(
                 FeeLine::Omit
             };
             let cart = cart_response(&order, &mapped, tax, options, fee);
-            Reply::json(200, serde_json::to_value(cart).unwrap_or(Value::Null))
+            // Serialised once, straight to the body.
+            match serde_json::to_string(&cart) {
+                Ok(body) => Reply {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: Body::RawJson(body),
+                },
+                Err(_) => unreachable_reply(),
+            }
         }
         _ => unreachable_reply(),
     };

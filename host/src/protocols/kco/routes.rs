@@ -9,7 +9,6 @@ use axum::response::Response;
 use axum::routing::post;
 
 use super::{ANSWER_WITHIN, Callback, Request};
-use crate::decide::Decider;
 use crate::protocols::{ClientError, now_ms};
 use crate::server::{AppState, body_bytes, content_type, query_pairs, respond};
 
@@ -58,9 +57,12 @@ async fn handle(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let tenant = match state.tenant(tenant_name) {
+        Ok(tenant) => tenant,
+        Err(error) => return refused(tenant_name, callback, error),
+    };
     let prepared = (|| {
-        let tenant = state.tenant(tenant_name)?;
-        let endpoint = tenant.kco.clone().ok_or_else(|| {
+        let endpoint = tenant.kco.as_ref().ok_or_else(|| {
             ClientError::not_found(format!("tenant {tenant_name:?} does not serve KCO"))
         })?;
         let callback: Callback = callback.parse()?;
@@ -71,14 +73,11 @@ async fn handle(
             .map(|(_, value)| value.as_str());
         endpoint.authenticate(path_secret.as_deref().or(token))?;
         let body = body_bytes(body, state.max_body_bytes)?;
-        Ok::<_, ClientError>((tenant, endpoint, callback, query, body))
+        Ok::<_, ClientError>((endpoint, callback, query, body))
     })();
-    let (tenant, endpoint, callback, query, body) = match prepared {
+    let (endpoint, callback, query, body) = match prepared {
         Ok(prepared) => prepared,
-        Err(error) => {
-            tracing::info!(tenant = %tenant_name, platform = "kco", %callback, status = error.status, reason = %error.message, "callback refused");
-            return respond(error.into());
-        }
+        Err(error) => return refused(tenant_name, callback, error),
     };
     let request = Request {
         callback,
@@ -87,23 +86,19 @@ async fn handle(
         body: &body,
         received_at_ms: now_ms(),
     };
-    let decider = Decider {
-        rules: tenant.rules.clone(),
-        limits: tenant.limits,
-        policy: tenant.policy(callback.policy_key()),
-        executor: state.executor.clone(),
-        answer_within: ANSWER_WITHIN,
-    };
-    let answer = super::answer(&request, &endpoint, &decider).await;
-    if let Some(event) = &answer.event {
-        state.journal.record(event);
-    }
-    crate::server::log_answer(
-        &tenant.name,
-        "kco",
-        callback.name(),
-        answer.reply.status,
-        answer.decisions.as_ref(),
+    let decider = state.decider(&tenant, callback.policy_key(), ANSWER_WITHIN);
+    let answer = super::answer(&request, endpoint, &decider).await;
+    state.finish(&tenant.name, "kco", callback.name(), answer)
+}
+
+fn refused(tenant: &str, callback: &str, error: ClientError) -> Response {
+    tracing::info!(
+        tenant,
+        platform = "kco",
+        callback,
+        status = error.status,
+        reason = %error.message,
+        "callback refused"
     );
-    respond(answer.reply)
+    respond(error.into())
 }

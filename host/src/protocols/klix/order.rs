@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::model::{
-    Address, Cart, Customer, CustomerKind, Line, LineKind, PickupPoint, Platform, Price,
+    Address, Cart, Customer, CustomerKind, Line, LineKind, PickupPoint, Platform, Price, empty_cart,
 };
 use crate::money::{self, Excess};
 
@@ -216,27 +216,6 @@ fn pickup(point: &Option<PickupPointWire>) -> Option<PickupPoint> {
     })
 }
 
-fn empty_cart(currency: String, received_at_ms: u64) -> Cart {
-    Cart {
-        platform: Platform::Klix,
-        order_id: None,
-        currency,
-        locale: None,
-        lines: Vec::new(),
-        billing_address: None,
-        shipping_address: None,
-        pickup_point: None,
-        selected_shipping_option: None,
-        customer: Customer {
-            kind: CustomerKind::Person,
-            vat_id: None,
-            organization_id: None,
-        },
-        merchant_data: None,
-        received_at_ms,
-    }
-}
-
 fn kind(kind: Option<&str>) -> LineKind {
     match kind {
         Some("DIGITAL_GOODS") => LineKind::Digital,
@@ -260,7 +239,7 @@ pub fn order_to_cart(
         field: "currency".into(),
         problem: format!("{currency:?} is not an ISO 4217 currency"),
     })?;
-    let mut cart = empty_cart(currency, received_at_ms);
+    let mut cart = empty_cart(Platform::Klix, currency, received_at_ms);
     cart.order_id = Some(order.id.clone());
     for (index, item) in order.items.iter().enumerate() {
         let field = |name: &str| format!("items[{index}].{name}");
@@ -334,7 +313,7 @@ pub fn shipping_request_to_cart(
             });
         }
     };
-    let mut cart = empty_cart(market.currency.clone(), received_at_ms);
+    let mut cart = empty_cart(Platform::Klix, market.currency.clone(), received_at_ms);
     cart.order_id = request.order_id.clone();
     for (index, item) in items.iter().enumerate() {
         cart.lines.push(Line {

@@ -9,7 +9,6 @@ use axum::response::Response;
 use axum::routing::any;
 
 use super::{ALLOWED_METHODS, ANSWER_WITHIN, Callback, Request};
-use crate::decide::Decider;
 use crate::protocols::{ClientError, Reply, now_ms};
 use crate::server::{AppState, body_bytes, respond};
 
@@ -25,15 +24,18 @@ async fn handle(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let tenant = match state.tenant(&tenant_name) {
+        Ok(tenant) => tenant,
+        Err(error) => return respond(error.into()),
+    };
     let prepared = (|| {
-        let tenant = state.tenant(&tenant_name)?;
-        let endpoint = tenant.klix.clone().ok_or_else(|| {
+        let endpoint = tenant.klix.as_ref().ok_or_else(|| {
             ClientError::not_found(format!("tenant {tenant_name:?} does not serve Klix"))
         })?;
         let callback: Callback = callback.parse()?;
-        Ok::<_, ClientError>((tenant, endpoint, callback))
+        Ok::<_, ClientError>((endpoint, callback))
     })();
-    let (tenant, endpoint, callback) = match prepared {
+    let (endpoint, callback) = match prepared {
         Ok(prepared) => prepared,
         Err(error) => return respond(error.into()),
     };
@@ -73,23 +75,7 @@ async fn handle(
         body: &body,
         received_at_ms: now_ms(),
     };
-    let decider = Decider {
-        rules: tenant.rules.clone(),
-        limits: tenant.limits,
-        policy: tenant.policy(callback.policy_key()),
-        executor: state.executor.clone(),
-        answer_within: ANSWER_WITHIN,
-    };
-    let answer = super::answer(&request, &endpoint, &decider).await;
-    if let Some(event) = &answer.event {
-        state.journal.record(event);
-    }
-    crate::server::log_answer(
-        &tenant.name,
-        "klix",
-        callback.name(),
-        answer.reply.status,
-        answer.decisions.as_ref(),
-    );
-    respond(answer.reply)
+    let decider = state.decider(&tenant, callback.policy_key(), ANSWER_WITHIN);
+    let answer = super::answer(&request, endpoint, &decider).await;
+    state.finish(&tenant.name, "klix", callback.name(), answer)
 }
