@@ -611,4 +611,28 @@ fn run_answers_a_shipping_cost_payload_like_the_server() {
         served.text()
     );
     assert!(text.contains("fuel "), "{text}");
+    // `--json` keeps the decimals exactly as the server sends them.
+    let output = std::process::Command::new(rulegate_tests::server::binary())
+        .args([
+            "run",
+            "--module",
+            "example:catalog-shop",
+            "--platform",
+            "klix",
+            "--callback",
+            "shipping_cost",
+            "--currency",
+            "SEK",
+            "--country",
+            "SE",
+            "--json",
+            "--input",
+        ])
+        .arg(&input)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains(r#""amount":39.20"#), "{text}");
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["status"], 200);
 }

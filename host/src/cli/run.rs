@@ -258,20 +258,31 @@ fn report_answer(
             .iter()
             .map(|(name, value)| (name.to_string(), Value::String(value.clone())))
             .collect();
+        // The body goes into the report as the server's bytes, so exact decimals
+        // (Klix's `39.20`) stay exact.
         let body = match &reply.body {
-            Body::Empty => Value::Null,
-            Body::Json(value) => value.clone(),
-            Body::RawJson(text) => serde_json::from_str(text).unwrap_or(Value::Null),
-            Body::Text(text) => Value::String(text.clone()),
+            Body::Empty => "null".to_string(),
+            Body::Json(value) => value.to_string(),
+            Body::RawJson(text) => text.clone(),
+            Body::Text(text) => Value::String(text.clone()).to_string(),
         };
-        let report = json!({
-            "module": rules.id(),
-            "status": reply.status,
-            "headers": headers,
-            "body": body,
-            "fallbacks": fallbacks,
-            "usage": usage,
-        });
+        #[derive(Serialize)]
+        struct Report<'a> {
+            module: &'a str,
+            status: u16,
+            headers: serde_json::Map<String, Value>,
+            body: Box<serde_json::value::RawValue>,
+            fallbacks: &'a [Value],
+            usage: &'a Usage,
+        }
+        let report = Report {
+            module: rules.id(),
+            status: reply.status,
+            headers,
+            body: serde_json::value::RawValue::from_string(body)?,
+            fallbacks: &fallbacks,
+            usage: &usage,
+        };
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("module {}", rules.id());
