@@ -2,6 +2,7 @@
 //! `tests/modules/` once per test build), an engine configured like production, and
 //! generators of canonical carts.
 
+pub mod cli;
 pub mod fake_klix;
 pub mod http;
 pub mod server;

@@ -1,29 +1,10 @@
 //! The command line as a user runs it: exit codes, messages, `--json`.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-use rulegate_tests::server::binary;
+use rulegate_tests::cli::rulegate;
 use rulegate_tests::{cart, example_wasm, module};
 use serde_json::Value;
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn rulegate(args: &[&str]) -> Run {
-    let output = Command::new(binary())
-        .args(args)
-        .output()
-        .expect("running rulegate");
-    Run {
-        code: output.status.code().expect("exited normally"),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 fn file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
     let path: PathBuf = dir.path().join(name);

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use rulegate_tests::cli::rulegate;
 use rulegate_tests::http::{self, Response};
 use rulegate_tests::server::Server;
 use rulegate_tests::{fixture, fixture_json, write_module};
@@ -583,32 +584,25 @@ fn run_prints_exactly_what_the_server_sends() {
         ("validation", "validation_request.json"),
     ] {
         let input = fixtures.join(fixture_name);
-        let output = std::process::Command::new(rulegate_tests::server::binary())
-            .args([
-                "run",
-                "--module",
-                "example:us-shop",
-                "--platform",
-                "kco",
-                "--callback",
-                callback,
-                "--json",
-                "--input",
-            ])
-            .arg(&input)
-            .output()
-            .unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let input = input.to_str().unwrap();
+        let run = rulegate(&[
+            "run",
+            "--module",
+            "example:us-shop",
+            "--platform",
+            "kco",
+            "--callback",
+            callback,
+            "--json",
+            "--input",
+            input,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let report: Value = serde_json::from_str(&run.stdout).unwrap();
         let served = post(
             &server,
             &format!("/us/kco/{callback}"),
-            &std::fs::read(&input).unwrap(),
+            &std::fs::read(input).unwrap(),
         );
         assert_eq!(report["status"], served.status);
         let served_body = if served.body.is_empty() {
@@ -620,64 +614,59 @@ fn run_prints_exactly_what_the_server_sends() {
         assert!(report["usage"]["fuel"].as_u64().unwrap() > 0);
         assert!(report["module"].as_str().unwrap().starts_with("sha256:"));
     }
+    let fixture_path = |name: &str| fixtures.join(name).display().to_string();
     // Human form: the status line, the body, and what it cost.
-    let output = std::process::Command::new(rulegate_tests::server::binary())
-        .args([
-            "run",
-            "--module",
-            "example:us-shop",
-            "--platform",
-            "kco",
-            "--callback",
-            "address_update",
-            "--input",
-        ])
-        .arg(fixtures.join("address_update_request.json"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("HTTP 200"), "{text}");
-    assert!(text.contains("\"order_amount\":53625"), "{text}");
-    assert!(text.contains("fuel "), "{text}");
+    let run = rulegate(&[
+        "run",
+        "--module",
+        "example:us-shop",
+        "--platform",
+        "kco",
+        "--callback",
+        "address_update",
+        "--input",
+        &fixture_path("address_update_request.json"),
+    ]);
+    assert!(run.stdout.contains("HTTP 200"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("\"order_amount\":53625"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("fuel "), "{}", run.stdout);
     // A failing module: the policy's answer, the failure named, exit 1.
     let module = dir.path().join("panics.wasm");
     std::fs::write(&module, rulegate_tests::module("panics")).unwrap();
-    let output = std::process::Command::new(rulegate_tests::server::binary())
-        .args([
-            "run",
-            "--platform",
-            "kco",
-            "--callback",
-            "validation",
-            "--module",
-        ])
-        .arg(&module)
-        .arg("--input")
-        .arg(fixtures.join("validation_request.json"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(text.contains("HTTP 400"), "{text}");
+    let run = rulegate(&[
+        "run",
+        "--platform",
+        "kco",
+        "--callback",
+        "validation",
+        "--module",
+        module.to_str().unwrap(),
+        "--input",
+        &fixture_path("validation_request.json"),
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("HTTP 400"), "{}", run.stdout);
     assert!(
-        text.contains("failure policy answered \"validate\""),
-        "{text}"
+        run.stdout.contains("failure policy answered \"validate\""),
+        "{}",
+        run.stdout
     );
     // An unknown callback is a usage error.
-    let output = std::process::Command::new(rulegate_tests::server::binary())
-        .args([
-            "run",
-            "--module",
-            "example:us-shop",
-            "--platform",
-            "kco",
-            "--callback",
-            "nope",
-            "--input",
-        ])
-        .arg(fixtures.join("validation_request.json"))
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("no KCO callback named \"nope\""));
+    let run = rulegate(&[
+        "run",
+        "--module",
+        "example:us-shop",
+        "--platform",
+        "kco",
+        "--callback",
+        "nope",
+        "--input",
+        &fixture_path("validation_request.json"),
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no KCO callback named \"nope\""));
 }

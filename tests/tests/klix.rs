@@ -12,6 +12,7 @@ use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use rulegate::protocols::klix::jws::ProviderKey;
+use rulegate_tests::cli::rulegate;
 use rulegate_tests::fake_klix::FakeKlix;
 use rulegate_tests::fixture;
 use rulegate_tests::http::{self, Response};
@@ -134,6 +135,17 @@ fn start(dir: &Path, fake: &FakeKlix) -> Server {
     Server::start(Some(&path))
 }
 
+/// The fake API serving the fixture order as `ORDER_ID`, and the server in front of it.
+fn start_with_order(dir: &Path) -> (FakeKlix, Server) {
+    let fake = FakeKlix::start();
+    fake.add_order(
+        ORDER_ID,
+        &fixture("klix/merchant_api_get_order_response.json"),
+    );
+    let server = start(dir, &fake);
+    (fake, server)
+}
+
 fn post(server: &Server, target: &str, body: &[u8], headers: &[(&str, &str)]) -> Response {
     http::request(server.address, "POST", target, headers, body)
 }
@@ -214,10 +226,8 @@ fn golden_vectors_verify_and_forgeries_do_not() {
 #[test]
 fn order_verification_approves_through_the_api_with_a_signed_order() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeKlix::start();
+    let (fake, server) = start_with_order(dir.path());
     let order = fixture("klix/merchant_api_get_order_response.json");
-    fake.add_order(ORDER_ID, &order);
-    let server = start(dir.path(), &fake);
 
     let response = post(
         &server,
@@ -263,12 +273,7 @@ fn order_verification_approves_through_the_api_with_a_signed_order() {
 #[test]
 fn order_verification_rejects_with_a_signed_reason_code() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeKlix::start();
-    fake.add_order(
-        ORDER_ID,
-        &fixture("klix/merchant_api_get_order_response.json"),
-    );
-    let server = start(dir.path(), &fake);
+    let (fake, server) = start_with_order(dir.path());
     // The catalog shop sells in SEK only: the EUR order is rejected.
     let response = post(
         &server,
@@ -291,12 +296,7 @@ fn order_verification_rejects_with_a_signed_reason_code() {
 #[test]
 fn bad_signatures_and_a_failing_api_get_the_documented_answers() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeKlix::start();
-    fake.add_order(
-        ORDER_ID,
-        &fixture("klix/merchant_api_get_order_response.json"),
-    );
-    let server = start(dir.path(), &fake);
+    let (fake, server) = start_with_order(dir.path());
     let jws = fixture("klix/order_verification_request.jws");
 
     // Signed by another key: 401, the API is never called.
@@ -578,61 +578,41 @@ fn run_answers_a_shipping_cost_payload_like_the_server() {
     let payload = shipping_request("ombud").to_string();
     let input = dir.path().join("shipping-cost.json");
     std::fs::write(&input, &payload).unwrap();
-    let output = std::process::Command::new(rulegate_tests::server::binary())
-        .args([
-            "run",
-            "--module",
-            "example:catalog-shop",
-            "--platform",
-            "klix",
-            "--callback",
-            "shipping_cost",
-            "--currency",
-            "SEK",
-            "--country",
-            "SE",
-            "--input",
-        ])
-        .arg(&input)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{text}");
+    let input = input.to_str().unwrap();
+    let args = [
+        "run",
+        "--module",
+        "example:catalog-shop",
+        "--platform",
+        "klix",
+        "--callback",
+        "shipping_cost",
+        "--currency",
+        "SEK",
+        "--country",
+        "SE",
+        "--input",
+        input,
+    ];
+    let run = rulegate(&args);
+    assert_eq!(run.code, 0, "{}", run.stdout);
     let served = post(
         &server,
         "/sek/klix/shipping_cost",
         TestProvider::load().jws(payload.as_bytes()).as_bytes(),
         &[],
     );
-    assert!(text.contains("HTTP 200"), "{text}");
+    assert!(run.stdout.contains("HTTP 200"), "{}", run.stdout);
     assert!(
-        text.contains(&served.text()),
-        "{text}\nvs\n{}",
+        run.stdout.contains(&served.text()),
+        "{}\nvs\n{}",
+        run.stdout,
         served.text()
     );
-    assert!(text.contains("fuel "), "{text}");
+    assert!(run.stdout.contains("fuel "), "{}", run.stdout);
     // `--json` keeps the decimals exactly as the server sends them.
-    let output = std::process::Command::new(rulegate_tests::server::binary())
-        .args([
-            "run",
-            "--module",
-            "example:catalog-shop",
-            "--platform",
-            "klix",
-            "--callback",
-            "shipping_cost",
-            "--currency",
-            "SEK",
-            "--country",
-            "SE",
-            "--json",
-            "--input",
-        ])
-        .arg(&input)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains(r#""amount":39.20"#), "{text}");
-    let report: Value = serde_json::from_str(&text).unwrap();
+    let run = rulegate(&[&args[..], &["--json"]].concat());
+    assert!(run.stdout.contains(r#""amount":39.20"#), "{}", run.stdout);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["status"], 200);
 }
