@@ -165,7 +165,7 @@ proptest! {
             1 => FeeLine::Chosen(selected),
             _ => FeeLine::Reprice(selected),
         };
-        let response = kco::cart_response(&parsed, &mapped, &tax, &options, fee);
+        let response = kco::cart_response(&parsed, &mapped.origin, &tax, &options, fee);
         let body = serde_json::to_value(&response).unwrap();
         let lines = body["order_lines"].as_array().unwrap();
 

@@ -135,19 +135,20 @@ impl Decider {
         let rules = self.rules.clone();
         let limits = self.limits;
         let wanted_owned = wanted.to_vec();
-        let work_cart = cart.clone();
-        let work = move || run_session(&rules, &limits, &work_cart, &wanted_owned);
+        // The cart moves to the blocking thread; the fallback tax only needs its size.
+        let lines = cart.lines.len();
+        let work = move || run_session(&rules, &limits, &cart, &wanted_owned);
         let raw = match tokio::time::timeout(self.answer_within, self.executor.run(work)).await {
             Ok(Ok(raw)) => Ok(raw),
             Ok(Err(error)) => Err(Failure::Unavailable(error.to_string())),
             Err(_) => Err(Failure::TimedOut(self.answer_within)),
         };
-        self.resolve(&cart, wanted, raw, module)
+        self.resolve(lines, wanted, raw, module)
     }
 
     fn resolve(
         &self,
-        cart: &Cart,
+        lines: usize,
         wanted: &[DecisionKind],
         raw: Result<Raw, Failure>,
         module: String,
@@ -167,7 +168,7 @@ impl Decider {
         };
         let tax = outcome(DecisionKind::Tax).then(|| {
             let result = raw.tax.take().map_or_else(|| Err(missing()), flatten);
-            policy.resolve_tax(cart, result)
+            policy.resolve_tax(lines, result)
         });
         let shipping = outcome(DecisionKind::Shipping).then(|| {
             let result = raw.shipping.take().map_or_else(|| Err(missing()), flatten);

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{Failure, Resolved};
 use crate::model::{
-    Cart, Price, Rejection, RejectionCode, ShippingMethod, ShippingOption, TaxDecision, Verdict,
+    Price, Rejection, RejectionCode, ShippingMethod, ShippingOption, TaxDecision, Verdict,
 };
 
 /// The message a shopper sees when the policy rejects, unless the tenant sets its own.
@@ -286,7 +286,7 @@ impl Policy {
     /// The tax answer: the module's, or the fallback rate, or a rejection.
     pub(super) fn resolve_tax(
         &self,
-        cart: &Cart,
+        lines: usize,
         result: Result<Result<TaxDecision, Rejection>, Failure>,
     ) -> Resolved<TaxDecision> {
         match result {
@@ -297,7 +297,7 @@ impl Policy {
             Err(failure) => Resolved {
                 answer: match self.tax_fallback {
                     Some(rate) => Ok(TaxDecision {
-                        line_rates: vec![rate; cart.lines.len()],
+                        line_rates: vec![rate; lines],
                         separate: Vec::new(),
                     }),
                     None => Err(self.rejection()),

@@ -265,9 +265,7 @@ async fn shipping_service(
         request.order_id.clone(),
         request.received_at_ms,
     );
-    let decisions = decider
-        .decide(mapped.cart.clone(), callback.decisions())
-        .await;
+    let decisions = decider.decide(mapped.cart, callback.decisions()).await;
     let message = decider.policy.message.as_str();
     let tax = decisions.tax.as_ref().map(|resolved| &resolved.answer);
     let options = decisions.shipping.as_ref().map(|resolved| &resolved.answer);
@@ -287,7 +285,7 @@ async fn shipping_service(
             } else {
                 FeeLine::Omit
             };
-            let cart = cart_response(&order, &mapped, tax, options, fee);
+            let cart = cart_response(&order, &mapped.origin, tax, options, fee);
             // Serialised once, straight to the body.
             match serde_json::to_string(&cart) {
                 Ok(body) => Reply {

@@ -12,7 +12,6 @@
 
 use serde_json::{Map, Value, json};
 
-use super::cart::Mapped;
 use super::wire::{self, CartResponse, CheckoutOrder, DeliveryDetails, OrderLine};
 use crate::model::{Rejection, RejectionCode, ShippingMethod, ShippingOption, TaxDecision};
 use crate::money;
@@ -63,11 +62,12 @@ pub enum FeeLine<'a> {
 }
 
 /// The cart KCO receives for a shipping callback: every line KCO sent, recomputed with
-/// the decided rates; the fee line for the effective option; one `sales_tax` line per
-/// separate tax; the options; the exact sums.
+/// the decided rates (cart line i came from order line `origin[i]`); the fee line for
+/// the effective option; one `sales_tax` line per separate tax; the options; the exact
+/// sums.
 pub fn cart_response(
     order: &CheckoutOrder,
-    mapped: &Mapped,
+    origin: &[usize],
     tax: &TaxDecision,
     options: &[ShippingOption],
     fee: FeeLine<'_>,
@@ -83,11 +83,11 @@ pub fn cart_response(
     // Goods lines keep their place and every field KCO sent; the host recomputes the
     // rate and the amounts. The cart line i came from order line origin[i].
     let mut cart_index_of = vec![None; order.order_lines.len()];
-    for (cart_index, &order_index) in mapped.origin.iter().enumerate() {
+    for (cart_index, &order_index) in origin.iter().enumerate() {
         cart_index_of[order_index] = Some(cart_index);
     }
     let mut lines = Vec::with_capacity(order.order_lines.len() + 2);
-    let mut totals = vec![0i64; mapped.origin.len()];
+    let mut totals = vec![0i64; origin.len()];
     for (order_index, line) in order.order_lines.iter().enumerate() {
         if line.is_host_owned() {
             continue;
