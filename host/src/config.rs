@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use crate::decide::FailurePolicy;
 use crate::engine::{EngineSettings, Limits};
-use crate::protocols::{kco, klix};
+use crate::protocols::{kco, klix, messenger};
 
 /// The configuration `rulegate serve` uses when given no file: tenant `demo` runs the
 /// EU shop, `us-demo` the US shop and `catalog-demo` the catalog shop, all from the
@@ -56,6 +56,9 @@ pub struct TenantConfig {
     /// Klix callbacks; absent when the tenant does not use Klix.
     #[serde(default)]
     pub klix: Option<klix::Settings>,
+    /// Messenger webhooks; absent when the tenant does not use Messenger.
+    #[serde(default)]
+    pub messenger: Option<messenger::Settings>,
 }
 
 fn default_state_dir() -> PathBuf {

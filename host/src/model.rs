@@ -11,6 +11,11 @@ pub use crate::engine::bindings::rulegate::checkout::types::{
     ShippingMethod, ShippingOption, TaxDecision, Verdict,
 };
 
+/// The largest amount anywhere in a cart or a decision, in minor units (10^13: a
+/// hundred billion euro). Platform amounts above it are refused as input; module
+/// answers above it break the contract.
+pub const MAX_AMOUNT: i64 = 10_000_000_000_000;
+
 /// A cart with no lines, addresses or buyer details (a person): where adapters start
 /// before filling in what their callback carries.
 pub fn empty_cart(platform: Platform, currency: impl Into<String>, received_at_ms: u64) -> Cart {

@@ -12,7 +12,7 @@ use crate::config::{Config, TenantConfig};
 use crate::decide::Policy;
 use crate::engine::{Engine, Limits, SharedRuleSet};
 use crate::examples::{self, Example};
-use crate::protocols::{self, kco, klix};
+use crate::protocols::{self, kco, klix, messenger};
 
 /// Where a tenant's rules come from.
 #[derive(Debug, Clone)]
@@ -92,6 +92,8 @@ pub struct Tenant {
     pub kco: Option<kco::Endpoint>,
     /// Its Klix endpoint, when it serves Klix.
     pub klix: Option<klix::Endpoint>,
+    /// Its Messenger endpoint, when it serves Messenger.
+    pub messenger: Option<messenger::Endpoint>,
 }
 
 impl Tenant {
@@ -120,6 +122,11 @@ impl Tenant {
             .as_ref()
             .map(|settings| settings.resolve(&format!("{key}.klix")))
             .transpose()?;
+        let messenger = config
+            .messenger
+            .as_ref()
+            .map(|settings| settings.resolve(&format!("{key}.messenger")))
+            .transpose()?;
         if kco
             .as_ref()
             .is_some_and(|endpoint| endpoint.secret.is_none())
@@ -127,6 +134,15 @@ impl Tenant {
             tracing::warn!(
                 tenant = %name,
                 "KCO callbacks of this tenant need no secret: anyone who can reach the server can call them"
+            );
+        }
+        if messenger
+            .as_ref()
+            .is_some_and(|endpoint| endpoint.app_secret.is_none())
+        {
+            tracing::warn!(
+                tenant = %name,
+                "Messenger deliveries of this tenant are not signature-checked: anyone who can reach the server can send them"
             );
         }
         Ok(Tenant {
@@ -137,6 +153,7 @@ impl Tenant {
             policies,
             kco,
             klix,
+            messenger,
         })
     }
 

@@ -5,12 +5,11 @@
 use std::collections::HashSet;
 
 use super::EngineError;
+pub use crate::model::MAX_AMOUNT;
 use crate::model::{Cart, Decided, RuleError, ShippingOption, TaxDecision, Verdict};
 
 /// The highest valid tax rate: 100 %.
 pub const MAX_RATE: u32 = 10_000;
-/// The largest amount a module may quote, in minor units (10^13: a hundred billion euro).
-pub const MAX_AMOUNT: i64 = 10_000_000_000_000;
 /// Shipping options per decision.
 pub const MAX_SHIPPING_OPTIONS: usize = 50;
 /// Separate tax lines per decision.

@@ -5,8 +5,10 @@
 //! Shared here: the reply every adapter produces (the server sends it, `rulegate run`
 //! prints it), client errors, JSON parsing with precise messages, and secret checks.
 
+pub mod decimal;
 pub mod kco;
 pub mod klix;
+pub mod messenger;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -26,18 +28,21 @@ pub const CALLBACKS: &[&str] = &[
     "kco.validation",
     "klix.order_verification",
     "klix.shipping_cost",
+    "messenger.checkout_update",
+    "messenger.pre_checkout",
 ];
 
-/// What answering a callback produced: the reply, the decisions behind it, and an
-/// event to record (KCO push, Klix purchase notification, ...).
+/// What answering a callback produced: the reply, the decisions behind it, and the
+/// events to record (KCO push, Klix purchase notification, ...).
 #[derive(Debug)]
 pub struct Answer {
     /// What the platform receives.
     pub reply: Reply,
     /// The decisions, when rules ran.
     pub decisions: Option<Decisions>,
-    /// Something to record.
-    pub event: Option<Value>,
+    /// What to record (a KCO push, a Klix purchase notification, each Messenger
+    /// event of a delivery, ...).
+    pub events: Vec<Value>,
 }
 
 impl From<ClientError> for Answer {
@@ -45,7 +50,7 @@ impl From<ClientError> for Answer {
         Answer {
             reply: error.into(),
             decisions: None,
-            event: None,
+            events: Vec::new(),
         }
     }
 }
@@ -55,7 +60,7 @@ impl From<Reply> for Answer {
         Answer {
             reply,
             decisions: None,
-            event: None,
+            events: Vec::new(),
         }
     }
 }
@@ -150,6 +155,15 @@ impl ClientError {
         ClientError {
             status: 401,
             code: "unauthorized",
+            message: message.into(),
+        }
+    }
+
+    /// 403: the request's signature or verify token is missing or wrong.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ClientError {
+            status: 403,
+            code: "forbidden",
             message: message.into(),
         }
     }

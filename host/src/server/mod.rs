@@ -56,7 +56,7 @@ impl AppState {
 
     /// The end of every adapter's handler: record the answer's event, log it, send it.
     pub fn finish(&self, tenant: &str, platform: &str, callback: &str, answer: Answer) -> Response {
-        if let Some(event) = &answer.event {
+        for event in &answer.events {
             self.journal.record(event);
         }
         log_answer(
@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(protocols::kco::routes())
         .merge(protocols::klix::routes())
+        .merge(protocols::messenger::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

@@ -5,14 +5,14 @@ use serde_json::Value;
 
 use super::wire::{self, CheckoutOrder, OrderLine};
 use crate::model::{
-    Address, Attribute, Cart, Customer, CustomerKind, Line, LineKind, PickupPoint, Platform, Price,
+    Address, Attribute, Cart, Customer, CustomerKind, Line, PickupPoint, Platform, Price,
 };
 use crate::protocols::ClientError;
+use crate::protocols::decimal::line_kind;
 
 /// The most order lines a callback may carry.
 pub const MAX_LINES: usize = 1000;
-/// The largest amount, quantity times price included, in minor units (10^13).
-pub const MAX_AMOUNT: i64 = 10_000_000_000_000;
+pub use crate::model::MAX_AMOUNT;
 /// The largest quantity of one line.
 pub const MAX_QUANTITY: i64 = 1_000_000_000;
 
@@ -159,19 +159,6 @@ pub fn to_cart(
     }
 }
 
-fn to_kind(kind: &str) -> LineKind {
-    match kind {
-        "physical" => LineKind::Physical,
-        "digital" => LineKind::Digital,
-        "discount" => LineKind::Discount,
-        "shipping_fee" => LineKind::ShippingFee,
-        "gift_card" => LineKind::GiftCard,
-        "store_credit" => LineKind::StoreCredit,
-        "surcharge" => LineKind::Surcharge,
-        _ => LineKind::Other,
-    }
-}
-
 /// Product identifiers and shipping tags become attributes, under short names.
 const IDENTIFIERS: &[(&str, &str)] = &[
     ("category_path", "category"),
@@ -207,7 +194,7 @@ fn to_line(line: &OrderLine) -> Line {
     Line {
         reference: line.reference.clone().unwrap_or_default(),
         name: line.name.clone(),
-        kind: to_kind(line.kind()),
+        kind: line_kind(line.kind()),
         quantity: line.quantity as u64 * 1000,
         unit_price: Some(Price {
             amount: line.unit_price,
@@ -259,6 +246,7 @@ fn to_address(address: &wire::Address) -> Option<Address> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::LineKind;
 
     fn order(json: &str) -> CheckoutOrder {
         serde_json::from_str(json).unwrap()

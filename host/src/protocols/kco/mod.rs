@@ -301,7 +301,7 @@ async fn shipping_service(
     Answer {
         reply,
         decisions: Some(decisions),
-        event: None,
+        events: Vec::new(),
     }
 }
 
@@ -331,7 +331,7 @@ async fn validation(
     Answer {
         reply,
         decisions: Some(decisions),
-        event: None,
+        events: Vec::new(),
     }
 }
 
@@ -346,12 +346,12 @@ fn push(request: &Request<'_>) -> Answer {
     Answer {
         reply: Reply::empty(200),
         decisions: None,
-        event: Some(json!({
+        events: vec![json!({
             "platform": "kco",
             "event": "push",
             "order_id": order_id,
             "received_at_ms": request.received_at_ms,
-        })),
+        })],
     }
 }
 

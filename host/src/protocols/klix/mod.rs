@@ -310,20 +310,20 @@ async fn order_verification(
         }
         None => Err(api::ApiError("no verdict".into())),
     };
-    let (reply, event) = match delivered {
+    let (reply, events) = match delivered {
         Ok(summary) => {
             let event = json!({
                 "platform": "klix", "event": "order_verification",
                 "received_at_ms": request.received_at_ms, "result": summary,
             });
-            (Reply::json(200, summary), Some(event))
+            (Reply::json(200, summary), vec![event])
         }
-        Err(error) => (bad_gateway(error.to_string()).into(), None),
+        Err(error) => (bad_gateway(error.to_string()).into(), Vec::new()),
     };
     Ok(Answer {
         reply,
         decisions: Some(decisions),
-        event,
+        events,
     })
 }
 
@@ -347,7 +347,7 @@ fn purchase_notification(
     Ok(Answer {
         reply: Reply::empty(200),
         decisions: None,
-        event: Some(event),
+        events: vec![event],
     })
 }
 
@@ -430,6 +430,6 @@ pub async fn quote_shipping(
     Ok(Answer {
         reply,
         decisions: Some(decisions),
-        event: None,
+        events: Vec::new(),
     })
 }

@@ -13,55 +13,7 @@ use crate::model::{
     Address, Cart, Customer, CustomerKind, Line, LineKind, PickupPoint, Platform, Price, empty_cart,
 };
 use crate::money::{self, Excess};
-
-/// Why Klix JSON could not be mapped: which field, and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{field}`: {problem}")]
-pub struct MappingError {
-    /// The field's path.
-    pub field: String,
-    /// What is wrong with it.
-    pub problem: String,
-}
-
-/// A decimal as Klix wrote it: a JSON number or a numeric string.
-fn decimal_text(raw: &RawValue) -> &str {
-    raw.get().trim().trim_matches('"')
-}
-
-/// A decimal at `exponent` places.
-pub fn decimal(
-    raw: &RawValue,
-    exponent: u32,
-    excess: Excess,
-    field: &str,
-) -> Result<i64, MappingError> {
-    money::parse_decimal(decimal_text(raw), exponent, excess).map_err(|error| MappingError {
-        field: field.to_string(),
-        problem: format!("{:?} is not a decimal number: {error}", raw.get()),
-    })
-}
-
-/// A quantity in thousandths, exactly.
-pub fn quantity(raw: &RawValue, field: &str) -> Result<u64, MappingError> {
-    let milli = decimal(raw, 3, Excess::Refuse, field)?;
-    u64::try_from(milli).map_err(|_| MappingError {
-        field: field.to_string(),
-        problem: "a quantity must not be negative".into(),
-    })
-}
-
-/// A tax rate fraction (0.21) in basis points (2100).
-pub fn rate(raw: &RawValue, field: &str) -> Result<u32, MappingError> {
-    let bp = decimal(raw, 4, Excess::Round, field)?;
-    u32::try_from(bp)
-        .ok()
-        .filter(|bp| *bp <= 10_000)
-        .ok_or_else(|| MappingError {
-            field: field.to_string(),
-            problem: format!("{} is not a tax rate between 0 and 1", raw.get()),
-        })
-}
+use crate::protocols::decimal::{MappingError, decimal, quantity, rate};
 
 /// The order as the merchant API returns it (`GET .../orders/{orderId}`).
 #[derive(Debug, Clone, Deserialize)]
@@ -339,28 +291,4 @@ pub fn shipping_request_to_cart(
     cart.pickup_point = pickup(&request.pickup_point);
     cart.selected_shipping_option = Some(request.shipping_method_id.clone());
     Ok(cart)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn raw(text: &str) -> Box<RawValue> {
-        RawValue::from_string(text.to_string()).unwrap()
-    }
-
-    #[test]
-    fn decimals_convert_exactly() {
-        assert_eq!(quantity(&raw("2.000"), "q"), Ok(2000));
-        assert_eq!(quantity(&raw("\"1.5\""), "q"), Ok(1500));
-        assert!(quantity(&raw("1.0001"), "q").is_err());
-        assert!(quantity(&raw("-1"), "q").is_err());
-        assert_eq!(rate(&raw("0.21"), "r"), Ok(2100));
-        assert_eq!(rate(&raw("0.0725"), "r"), Ok(725));
-        assert!(rate(&raw("1.5"), "r").is_err());
-        assert_eq!(decimal(&raw("18.2238"), 2, Excess::Round, "a"), Ok(1822));
-        assert_eq!(decimal(&raw("86.785"), 2, Excess::Round, "a"), Ok(8679));
-        assert_eq!(decimal(&raw("105"), 2, Excess::Round, "a"), Ok(10500));
-        assert!(decimal(&raw("\"abc\""), 2, Excess::Round, "a").is_err());
-    }
 }
