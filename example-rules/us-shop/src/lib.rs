@@ -193,7 +193,9 @@ impl Rules for UsShop {
 
     fn shipping_options(cart: &Cart) -> Result<Vec<ShippingOption>, RuleError> {
         require_dollars(cart)?;
-        if !cart.needs_shipping() {
+        // A cart without lines is a Messenger Buy Button whose payload the host does
+        // not read: this shop's buttons all sell goods that are shipped.
+        if !cart.needs_shipping() && !cart.lines.is_empty() {
             return Ok(Vec::new());
         }
         let state = deliverable_state(cart)?;
@@ -348,6 +350,22 @@ mod tests {
         assert_eq!(options[0].price.amount, 0);
         let options = UsShop::shipping_options(&to("HI").line(shirt(1)).build()).unwrap();
         assert_eq!(options.len(), 1);
+    }
+
+    #[test]
+    fn buy_buttons_without_lines_still_ship() {
+        let cart = to("TX").platform(Platform::Messenger).build();
+        let options = UsShop::shipping_options(&cart).unwrap();
+        assert_eq!(options.len(), 2);
+        assert_eq!(options[0].price, Price::excluding_tax(599));
+        // Texas taxes shipping: the sales tax covers it even without goods lines.
+        let tax = UsShop::tax(&cart).unwrap();
+        assert!(tax.separate[0].includes_shipping);
+        assert!(tax.separate[0].lines.is_empty());
+        let digital = to("CA")
+            .line(line("EBOOK", 1, Price::excluding_tax(900)).kind(LineKind::Digital))
+            .build();
+        assert!(UsShop::shipping_options(&digital).unwrap().is_empty());
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::engine::{
 };
 use crate::model::{Cart, Decided, DecisionKind};
 use crate::protocols::klix::{self, order::Market};
-use crate::protocols::{Answer, Body, kco, now_ms};
+use crate::protocols::{Answer, Body, kco, messenger, now_ms};
 use crate::registry::ModuleSource;
 
 /// Arguments of `rulegate run`.
@@ -37,21 +37,29 @@ pub struct RunArgs {
     decision: Vec<DecisionArg>,
     /// Treat the input as this platform's callback payload and print the HTTP answer
     /// the server would send.
-    #[arg(long, value_enum, requires = "callback")]
+    #[arg(long, value_enum)]
     platform: Option<PlatformArg>,
     /// The platform callback (KCO: address_update, country_change,
-    /// shipping_option_update, validation, push; Klix: shipping_cost).
+    /// shipping_option_update, validation, push; Klix: shipping_cost). Messenger needs
+    /// none: the delivery says which event it is.
     #[arg(long, requires = "platform")]
     callback: Option<String>,
     /// The order id the callback URL would carry.
     #[arg(long, requires = "platform")]
     order_id: Option<String>,
-    /// Klix: the currency of shipping-cost carts.
-    #[arg(long, default_value = "EUR")]
-    currency: String,
+    /// Klix and Messenger: the tenant's currency (default: EUR for Klix, USD for
+    /// Messenger).
+    #[arg(long, requires = "platform")]
+    currency: Option<String>,
     /// Klix: the country of shipping-cost addresses.
     #[arg(long, default_value = "LV")]
     country: String,
+    /// Messenger: how the tenant reads Buy Button payloads.
+    #[arg(long, value_enum, default_value = "opaque")]
+    payload: PayloadArg,
+    /// Messenger: payload-cart prices include tax.
+    #[arg(long)]
+    prices_include_tax: bool,
     /// Print the result as JSON.
     #[arg(long)]
     json: bool,
@@ -83,6 +91,13 @@ enum DecisionArg {
 enum PlatformArg {
     Kco,
     Klix,
+    Messenger,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum PayloadArg {
+    Opaque,
+    CartLines,
 }
 
 impl From<DecisionArg> for DecisionKind {
@@ -157,6 +172,32 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let answer = block_on(kco::answer(&request, &kco::Endpoint::default(), &decider))?;
             report_answer(&args, &rules, answer)
         }
+        (Some(PlatformArg::Messenger), None) => {
+            let carts = messenger::CartSettings {
+                currency: args
+                    .currency
+                    .as_deref()
+                    .unwrap_or("USD")
+                    .to_ascii_uppercase(),
+                payload: match args.payload {
+                    PayloadArg::Opaque => messenger::PayloadFormat::Opaque,
+                    PayloadArg::CartLines => messenger::PayloadFormat::CartLines,
+                },
+                prices_include_tax: args.prices_include_tax,
+            };
+            let decider = platform_decider(&rules, limits);
+            let handled = block_on(messenger::answer_delivery(
+                &input,
+                &carts,
+                |_| decider.clone(),
+                now_ms(),
+            ))?;
+            report_answer(&args, &rules, handled.answer)
+        }
+        (Some(PlatformArg::Messenger), Some(_)) => anyhow::bail!(
+            "`run --platform messenger` takes no --callback: the delivery says which event it is"
+        ),
+        (Some(_), None) => anyhow::bail!("--platform kco and --platform klix need --callback"),
         (Some(PlatformArg::Klix), Some(callback)) => {
             anyhow::ensure!(
                 callback == "shipping_cost",
@@ -164,7 +205,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             );
             let payload = klix_payload(&input)?;
             let market = Market {
-                currency: args.currency.to_ascii_uppercase(),
+                currency: args
+                    .currency
+                    .as_deref()
+                    .unwrap_or("EUR")
+                    .to_ascii_uppercase(),
                 country: args.country.to_ascii_uppercase(),
             };
             let decider = platform_decider(&rules, limits);

@@ -28,7 +28,9 @@ use crate::config::{Secret, SecretRef};
 use crate::decide::{Decider, Decisions};
 use crate::model::{Cart, DecisionKind, Verdict};
 use crate::money;
-use crate::protocols::{Answer, ClientError, Reply, parse_json, require_json, secret_matches};
+use crate::protocols::{
+    Answer, Body, ClientError, Reply, parse_json, require_json, secret_matches,
+};
 
 /// Facebook gives a webhook 20 s; the host answers within a fraction of that whatever
 /// the module does.
@@ -170,7 +172,7 @@ pub fn handshake(endpoint: &Endpoint, query: &[(String, String)]) -> Reply {
         Ok(challenge) => Reply {
             status: 200,
             headers: Vec::new(),
-            body: crate::protocols::Body::Text(challenge),
+            body: Body::Text(challenge),
         },
         Err(error) => error.into(),
     }
@@ -477,10 +479,12 @@ async fn checkout_update(
             })
         })
         .collect();
-    (
-        Reply::json(200, shipping_body(&quoted, exponent)),
-        decisions,
-    )
+    let reply = Reply {
+        status: 200,
+        headers: Vec::new(),
+        body: Body::RawJson(shipping_body(&quoted, exponent)),
+    };
+    (reply, decisions)
 }
 
 /// `validate`: `{"success": true}` lets the payment go ahead, `false` stops it.

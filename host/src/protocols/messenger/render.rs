@@ -12,7 +12,7 @@
 //! So `Shipping + Tax` of an option is exactly its price with tax whenever the goods add
 //! nothing, and every amount is computed in integers, rounding half away from zero.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::model::{Line, ShippingOption, TaxDecision};
 use crate::money;
@@ -86,22 +86,43 @@ pub fn quotes(lines: &[Line], tax: &TaxDecision, options: &[ShippingOption]) -> 
         .collect()
 }
 
-/// The checkout_update answer: `{"shipping": [...]}`.
-pub fn shipping_body(quotes: &[Quote], exponent: u32) -> Value {
-    let shipping: Vec<Value> = quotes
-        .iter()
-        .map(|quote| {
-            json!({
-                "option_id": quote.option_id,
-                "option_title": quote.option_title,
-                "price_list": [
-                    { "label": "Shipping", "amount": money::format_decimal(quote.shipping, exponent) },
-                    { "label": "Tax", "amount": money::format_decimal(quote.tax, exponent) },
+/// The checkout_update answer: `{"shipping": [...]}`, fields in the documented order.
+pub fn shipping_body(quotes: &[Quote], exponent: u32) -> String {
+    #[derive(Serialize)]
+    struct Body<'a> {
+        shipping: Vec<OfferedOption<'a>>,
+    }
+    #[derive(Serialize)]
+    struct OfferedOption<'a> {
+        option_id: &'a str,
+        option_title: &'a str,
+        price_list: [PriceLine; 2],
+    }
+    #[derive(Serialize)]
+    struct PriceLine {
+        label: &'static str,
+        amount: String,
+    }
+    let body = Body {
+        shipping: quotes
+            .iter()
+            .map(|quote| OfferedOption {
+                option_id: &quote.option_id,
+                option_title: &quote.option_title,
+                price_list: [
+                    PriceLine {
+                        label: "Shipping",
+                        amount: money::format_decimal(quote.shipping, exponent),
+                    },
+                    PriceLine {
+                        label: "Tax",
+                        amount: money::format_decimal(quote.tax, exponent),
+                    },
                 ],
             })
-        })
-        .collect();
-    json!({ "shipping": shipping })
+            .collect(),
+    };
+    serde_json::to_string(&body).unwrap_or_else(|_| r#"{"shipping":[]}"#.to_string())
 }
 
 #[cfg(test)]
@@ -167,9 +188,10 @@ mod tests {
         // 12.50 with 25 % included: 2.50 tax, 10.00 shipping.
         assert_eq!((quoted[1].shipping, quoted[1].tax), (1000, 250));
         let body = shipping_body(&quoted, 2);
+        assert!(body.starts_with(r#"{"shipping":[{"option_id":"1","option_title":"Option 1","price_list":[{"label":"Shipping","amount":"5.99"}"#));
         assert_eq!(
-            body,
-            json!({"shipping": [
+            serde_json::from_str::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({"shipping": [
                 {"option_id": "1", "option_title": "Option 1", "price_list": [
                     {"label": "Shipping", "amount": "5.99"}, {"label": "Tax", "amount": "0.00"}]},
                 {"option_id": "2", "option_title": "Option 2", "price_list": [
