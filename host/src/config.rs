@@ -33,6 +33,12 @@ pub struct Config {
     /// Process-wide engine settings.
     #[serde(default)]
     pub engine: EngineSettings,
+    /// The admin API; absent = no admin listener.
+    #[serde(default)]
+    pub admin: Option<crate::admin::AdminSettings>,
+    /// A directory watched for `<tenant>.wasm` deploys; absent = none.
+    #[serde(default)]
+    pub watch: Option<crate::watch::WatchSettings>,
     /// The merchants served, by the name that prefixes their callback URLs.
     pub tenants: BTreeMap<String, TenantConfig>,
 }
@@ -50,6 +56,10 @@ pub struct TenantConfig {
     /// What the host answers when the module fails.
     #[serde(default)]
     pub on_failure: FailurePolicy,
+    /// A directory of canonical carts (`*.json`) every candidate version must decide
+    /// (tax, shipping, validate) within the limits before it may become active.
+    #[serde(default)]
+    pub smoke: Option<PathBuf>,
     /// KCO callbacks; absent when the tenant does not use KCO.
     #[serde(default)]
     pub kco: Option<kco::Settings>,

@@ -6,17 +6,21 @@
 //! [`decide`] (one callback's decisions under a deadline and the failure policy),
 //! [`protocols`] (one adapter per platform; never touches wasmtime), [`examples`] (the
 //! example rules, embedded), [`config`] (configuration), [`registry`] (tenants and their
-//! modules), [`journal`] (recorded events), [`server`] (HTTP), [`cli`] (the command
+//! module versions), [`store`] (versions on disk), [`journal`] (recorded events), [`server`] (HTTP), [`cli`] (the command
 //! line).
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod decide;
 pub mod engine;
 pub mod examples;
 pub mod journal;
+pub mod metrics;
 pub mod model;
 pub mod money;
 pub mod protocols;
 pub mod registry;
 pub mod server;
+pub mod store;
+pub mod watch;

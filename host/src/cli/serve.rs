@@ -8,11 +8,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
+use crate::admin::{self, AdminState};
 use crate::config::Config;
 use crate::engine::{ArtifactCache, Engine, Executor};
 use crate::journal::Journal;
+use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::server::{self, AppState};
+use crate::store::ModuleStore;
+use crate::watch;
 
 /// Arguments of `rulegate serve`.
 #[derive(Debug, Args)]
@@ -24,6 +28,9 @@ pub struct ServeArgs {
     /// Listen here instead of the configured address (e.g. 127.0.0.1:0 for any port).
     #[arg(long, env = "RULEGATE_LISTEN")]
     listen: Option<SocketAddr>,
+    /// Run the admin API here instead of the configured address.
+    #[arg(long, env = "RULEGATE_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "RULEGATE_LOG_JSON")]
     log_json: bool,
@@ -40,17 +47,37 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let cache = ArtifactCache::open(config.state_dir.join("cache"))
         .context("opening the artifact cache")?;
     let engine = Engine::new(config.engine.clone(), Some(cache))?;
-    let registry = Registry::load(&config, &engine)?;
+    let store = ModuleStore::open(&config.state_dir).context("opening the module store")?;
+    let registry = Registry::load(&config, &engine, store)?;
     let events = config.state_dir.join("events.jsonl");
     let journal = Journal::open(&events)
         .with_context(|| format!("opening the event journal {}", events.display()))?;
+    let registry = Arc::new(registry);
+    let metrics = Arc::new(Metrics::default());
     let state = AppState {
-        registry: Arc::new(registry),
+        registry: registry.clone(),
         executor: Executor::per_core(),
         journal,
         max_body_bytes: config.max_body_bytes,
+        metrics: metrics.clone(),
     };
     let address = args.listen.unwrap_or(config.listen);
+    let admin = config
+        .admin
+        .as_ref()
+        .map(|admin| -> anyhow::Result<_> {
+            let token = admin.token.resolve("admin.token")?;
+            if !admin.listen.ip().is_loopback() {
+                tracing::warn!(address = %admin.listen, "the admin API listens beyond loopback");
+            }
+            let state = AdminState {
+                registry: registry.clone(),
+                metrics: metrics.clone(),
+                token: Arc::new(token),
+            };
+            Ok((args.admin_listen.unwrap_or(admin.listen), state))
+        })
+        .transpose()?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -59,6 +86,21 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("listening on {address}"))?;
+        if let Some((address, admin_state)) = admin {
+            let admin_listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("admin API: listening on {address}"))?;
+            // A stable line on stdout that scripts and tests wait for.
+            println!("rulegate admin on http://{}", admin_listener.local_addr()?);
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(admin_listener, admin::router(admin_state)).await {
+                    tracing::error!(%error, "the admin API stopped");
+                }
+            });
+        }
+        if let Some(settings) = config.watch.clone() {
+            tokio::spawn(watch::watch(settings, registry, metrics));
+        }
         // A stable line on stdout that scripts and tests wait for.
         println!("rulegate listening on http://{}", listener.local_addr()?);
         server::serve(listener, state, server::shutdown_signal()).await

@@ -4,13 +4,15 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
@@ -18,6 +20,7 @@ use tokio::net::TcpListener;
 use crate::decide::{Decider, Decisions};
 use crate::engine::Executor;
 use crate::journal::Journal;
+use crate::metrics::Metrics;
 use crate::protocols::{self, Answer, ClientError, Reply};
 use crate::registry::{Registry, Tenant};
 
@@ -32,6 +35,16 @@ pub struct AppState {
     pub journal: Journal,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
+    /// Counters and histograms for `/metrics`.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Which tenant and platform a response answered for, left on the response for the
+/// latency histogram.
+#[derive(Debug, Clone)]
+struct Answered {
+    tenant: String,
+    platform: &'static str,
 }
 
 impl AppState {
@@ -46,7 +59,7 @@ impl AppState {
     /// whole request, with the tenant's limits and the callback's failure policy.
     pub fn decider(&self, tenant: &Tenant, policy_key: &str, answer_within: Duration) -> Decider {
         Decider {
-            rules: tenant.rules.clone(),
+            rules: tenant.active().rules.clone(),
             limits: tenant.limits,
             policy: tenant.policy(policy_key),
             executor: self.executor.clone(),
@@ -55,18 +68,37 @@ impl AppState {
     }
 
     /// The end of every adapter's handler: record the answer's event, log it, send it.
-    pub fn finish(&self, tenant: &str, platform: &str, callback: &str, answer: Answer) -> Response {
+    pub fn finish(
+        &self,
+        tenant: &str,
+        platform: &'static str,
+        callback: &str,
+        answer: Answer,
+    ) -> Response {
         for event in &answer.events {
             self.journal.record(event);
         }
+        let status = answer.reply.status;
         log_answer(
             tenant,
             platform,
             callback,
-            answer.reply.status,
+            status,
             answer.decisions.as_ref(),
         );
-        respond(answer.reply)
+        self.metrics.callback(
+            tenant,
+            platform,
+            callback,
+            status,
+            answer.decisions.as_ref(),
+        );
+        let mut response = respond(answer.reply);
+        response.extensions_mut().insert(Answered {
+            tenant: tenant.to_string(),
+            platform,
+        });
+        response
     }
 }
 
@@ -75,17 +107,62 @@ pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .merge(protocols::kco::routes())
         .merge(protocols::klix::routes())
         .merge(protocols::messenger::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            time_callbacks,
+        ))
         .with_state(state)
 }
 
+/// Observes every answered callback's time in the server.
+async fn time_callbacks(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let began = Instant::now();
+    let response = next.run(request).await;
+    if let Some(answered) = response.extensions().get::<Answered>() {
+        state
+            .metrics
+            .latency(&answered.tenant, answered.platform, began.elapsed());
+    }
+    response
+}
+
 /// Liveness: the process answers HTTP.
-async fn healthz() -> &'static str {
+pub async fn healthz() -> &'static str {
     "ok\n"
+}
+
+/// Readiness: every tenant has an active version (always true once serving: a tenant
+/// without one stops the start).
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    ready(&state.registry)
+}
+
+/// 200 when every tenant has an active version, else 503 naming the ones without.
+pub fn ready(registry: &Registry) -> Response {
+    let missing: Vec<String> = registry
+        .tenants()
+        .filter(|tenant| tenant.active().version.is_empty())
+        .map(|tenant| tenant.name.clone())
+        .collect();
+    if missing.is_empty() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("no active module: {}\n", missing.join(", ")),
+        )
+            .into_response()
+    }
 }
 
 async fn not_found() -> Response {

@@ -1,0 +1,249 @@
+//! The admin API, on its own listener (loopback by default): upload a module version,
+//! list versions, activate one, roll back, show tenant status, and `/metrics`. Every
+//! route but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`.
+//!
+//! Uploads and activations go through the registry's gate, the same one the watched
+//! directory and the configuration use; compiling runs off the async executor.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{HeaderMap, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::config::{Secret, SecretRef};
+use crate::metrics::Metrics;
+use crate::protocols::{ClientError, Reply, parse_json, secret_matches};
+use crate::registry::{ActivationError, Active, Registry, Tenant};
+use crate::server::{body_bytes, healthz, ready, respond};
+
+/// The largest module upload.
+pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
+
+/// The `[admin]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSettings {
+    /// Where the admin API listens; loopback unless the operator says otherwise.
+    #[serde(default = "loopback")]
+    pub listen: SocketAddr,
+    /// The bearer token.
+    pub token: SecretRef,
+}
+
+fn loopback() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9090))
+}
+
+/// What the admin handlers share.
+#[derive(Clone)]
+pub struct AdminState {
+    /// The tenants.
+    pub registry: Arc<Registry>,
+    /// The process's metrics.
+    pub metrics: Arc<Metrics>,
+    /// The bearer token.
+    pub token: Arc<Secret>,
+}
+
+/// The admin router.
+pub fn router(state: AdminState) -> Router {
+    let protected = Router::new()
+        .route("/metrics", get(metrics))
+        .route("/v1/tenants", get(list_tenants))
+        .route("/v1/tenants/{tenant}", get(show_tenant))
+        .route(
+            "/v1/tenants/{tenant}/versions",
+            get(show_tenant).post(upload),
+        )
+        .route("/v1/tenants/{tenant}/activate", post(activate))
+        .route("/v1/tenants/{tenant}/rollback", post(rollback))
+        .layer(middleware::from_fn_with_state(state.clone(), authorize));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(protected)
+        .fallback(|| async { respond(ClientError::not_found("no such admin route").into()) })
+        .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
+        .with_state(state)
+}
+
+async fn authorize(State(state): State<AdminState>, request: Request, next: Next) -> Response {
+    let presented = bearer(request.headers());
+    if presented.is_some_and(|token| secret_matches(token, state.token.expose())) {
+        return next.run(request).await;
+    }
+    let mut reply: Reply = ClientError::unauthorized(match presented {
+        Some(_) => "the bearer token does not match",
+        None => "the admin API needs `Authorization: Bearer <token>`",
+    })
+    .into();
+    reply
+        .headers
+        .push(("www-authenticate", "Bearer realm=\"rulegate-admin\"".into()));
+    respond(reply)
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+async fn readyz(State(state): State<AdminState>) -> Response {
+    ready(&state.registry)
+}
+
+async fn metrics(State(state): State<AdminState>) -> Response {
+    let body = state.metrics.render(&state.registry);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+fn active_json(active: &Active) -> Value {
+    json!({ "version": active.version, "since_ms": active.since_ms, "via": active.via })
+}
+
+fn status(tenant: &Tenant) -> Value {
+    let active = tenant.active();
+    json!({
+        "tenant": tenant.name,
+        "configured_module": tenant.source.to_string(),
+        "active": active_json(&active),
+        "history": tenant.history(),
+    })
+}
+
+async fn list_tenants(State(state): State<AdminState>) -> Response {
+    let tenants: Vec<Value> = state
+        .registry
+        .tenants()
+        .map(|tenant| {
+            let active = tenant.active();
+            json!({ "tenant": tenant.name, "active": active_json(&active) })
+        })
+        .collect();
+    respond(Reply::json(200, json!({ "tenants": tenants })))
+}
+
+async fn show_tenant(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
+    match state.registry.tenant(&name) {
+        Some(tenant) => respond(Reply::json(200, status(&tenant))),
+        None => {
+            respond(ClientError::not_found(format!("there is no tenant named {name:?}")).into())
+        }
+    }
+}
+
+/// The answer to an activation attempt, counted in the metrics.
+pub fn activation_reply(
+    metrics: &Metrics,
+    tenant: &str,
+    via: &str,
+    result: Result<Arc<Active>, ActivationError>,
+) -> Reply {
+    match result {
+        Ok(active) => {
+            metrics.activated(tenant, via);
+            Reply::json(
+                200,
+                json!({ "tenant": tenant, "active": active_json(&active) }),
+            )
+        }
+        Err(error) => {
+            let (status, code) = match &error {
+                ActivationError::UnknownTenant(_) | ActivationError::UnknownVersion(_) => {
+                    (404, "not_found")
+                }
+                ActivationError::NoPrevious(_) => (409, "no_previous_version"),
+                ActivationError::Refused(_) => {
+                    metrics.refused(tenant, via);
+                    (422, "candidate_refused")
+                }
+                ActivationError::Storage(_) => (503, "storage_failed"),
+            };
+            tracing::warn!(tenant, via, %error, "activation did not happen; the active version keeps serving");
+            Reply::json(
+                status,
+                json!({ "error": code, "message": error.to_string() }),
+            )
+        }
+    }
+}
+
+/// Runs a blocking registry operation off the async executor.
+async fn blocking(
+    state: &AdminState,
+    tenant: &str,
+    via: &'static str,
+    operation: impl FnOnce(&Registry) -> Result<Arc<Active>, ActivationError> + Send + 'static,
+) -> Response {
+    let registry = state.registry.clone();
+    let result = tokio::task::spawn_blocking(move || operation(&registry))
+        .await
+        .unwrap_or_else(|error| {
+            Err(ActivationError::Refused(format!(
+                "the activation stopped: {error}"
+            )))
+        });
+    respond(activation_reply(&state.metrics, tenant, via, result))
+}
+
+async fn upload(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let bytes = match body_bytes(body, MAX_UPLOAD_BYTES) {
+        Ok(bytes) if !bytes.is_empty() => bytes,
+        Ok(_) => {
+            return respond(
+                ClientError::bad_request("the body is empty; send the component's bytes").into(),
+            );
+        }
+        Err(error) => return respond(error.into()),
+    };
+    let tenant = name.clone();
+    blocking(&state, &name, "admin", move |registry| {
+        registry.deploy(&tenant, &bytes, "admin")
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct ActivateRequest {
+    version: String,
+}
+
+async fn activate(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let request: ActivateRequest = match body_bytes(body, MAX_UPLOAD_BYTES)
+        .and_then(|body| parse_json(&body, "the activation request"))
+    {
+        Ok(request) => request,
+        Err(error) => return respond(error.into()),
+    };
+    let tenant = name.clone();
+    blocking(&state, &name, "admin", move |registry| {
+        registry.activate(&tenant, &request.version, "admin")
+    })
+    .await
+}
+
+async fn rollback(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
+    let tenant = name.clone();
+    blocking(&state, &name, "rollback", move |registry| {
+        registry.rollback(&tenant)
+    })
+    .await
+}
