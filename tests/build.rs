@@ -14,6 +14,7 @@ const MODULES: &[&str] = &[
     "imports-filesystem",
     "core-module",
     "chatty",
+    "flat-rate",
 ];
 
 fn main() {

@@ -201,6 +201,11 @@ async fn upload(
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    if state.registry.tenant(&name).is_none() {
+        return respond(
+            ClientError::not_found(format!("there is no tenant named {name:?}")).into(),
+        );
+    }
     let bytes = match body_bytes(body, MAX_UPLOAD_BYTES) {
         Ok(bytes) if !bytes.is_empty() => bytes,
         Ok(_) => {

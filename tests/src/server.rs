@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 pub struct Server {
     /// Where it listens.
     pub address: SocketAddr,
+    /// Where the admin API listens, when configured.
+    pub admin: Option<SocketAddr>,
     child: Child,
     /// The server's working directory (its default state directory lives there).
     pub workdir: tempfile::TempDir,
@@ -35,19 +37,30 @@ impl Server {
             .expect("starting rulegate serve");
         let stdout = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(stdout).lines();
+        let mut admin = None;
         let address = loop {
             let line = lines.next().and_then(Result::ok).unwrap_or_else(|| {
                 panic!("rulegate serve exited before listening: {:?}", child.wait())
             });
+            if let Some(url) = line.strip_prefix("rulegate admin on http://") {
+                admin = Some(url.trim().parse().expect("a socket address"));
+            }
             if let Some(url) = line.strip_prefix("rulegate listening on http://") {
                 break url.trim().parse().expect("a socket address");
             }
         };
         Server {
             address,
+            admin,
             child,
             workdir,
         }
+    }
+
+    /// Kills the process at once (SIGKILL): a crash, as far as its files know.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// The process id, for signals.
