@@ -192,6 +192,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn admin_and_watch_tables() {
+        let base = "listen = \"127.0.0.1:0\"\n[tenants.a]\nmodule = \"example:us-shop\"\n";
+        let config = Config::parse(
+            &format!("{base}[admin]\ntoken = {{ env = \"T\" }}\n[watch]\ndir = \"deploy\"\n"),
+            "t",
+        )
+        .unwrap();
+        let admin = config.admin.unwrap();
+        assert!(admin.listen.ip().is_loopback());
+        assert_eq!(config.watch.unwrap().interval_ms, 1000);
+        for (table, expected) in [
+            ("[admin]\n", "missing field `token`"),
+            ("[admin]\ntoken = \"inline\"\n", "token"),
+            ("[watch]\ndir = 5\n", "expected path string"),
+            ("[watch]\ndir = \"d\"\nevery = 3\n", "unknown field `every`"),
+        ] {
+            let error = format!(
+                "{:#}",
+                Config::parse(&format!("{base}{table}"), "t").unwrap_err()
+            );
+            assert!(error.contains(expected), "{table}: {error}");
+        }
+    }
+
+    #[test]
     fn embedded_default_parses() {
         let config = Config::load(None).unwrap();
         assert_eq!(config.tenants["demo"].module, "example:eu-shop");
