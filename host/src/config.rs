@@ -33,6 +33,9 @@ pub struct Config {
     /// Process-wide engine settings.
     #[serde(default)]
     pub engine: EngineSettings,
+    /// The decision log (on by default, under the state directory).
+    #[serde(default)]
+    pub decision_log: crate::decision_log::DecisionLogSettings,
     /// The admin API; absent = no admin listener.
     #[serde(default)]
     pub admin: Option<crate::admin::AdminSettings>,

@@ -13,6 +13,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod decide;
+pub mod decision_log;
 pub mod engine;
 pub mod examples;
 pub mod journal;

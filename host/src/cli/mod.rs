@@ -4,6 +4,7 @@
 //! subcommands) tests failed; 2 usage or load errors.
 
 mod check;
+mod replay;
 mod run;
 mod serve;
 
@@ -28,6 +29,8 @@ enum Command {
     Run(run::RunArgs),
     /// Start the callback server.
     Serve(serve::ServeArgs),
+    /// Re-run a decision log on a candidate module and report what would change.
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -37,6 +40,7 @@ pub fn main() -> ExitCode {
         Command::Check(args) => check::check(args),
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Replay(args) => replay::replay(args),
     };
     match outcome {
         Ok(code) => code,

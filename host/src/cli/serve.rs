@@ -10,6 +10,7 @@ use clap::Args;
 
 use crate::admin::{self, AdminState};
 use crate::config::Config;
+use crate::decision_log::DecisionLog;
 use crate::engine::{ArtifactCache, Engine, Executor};
 use crate::journal::Journal;
 use crate::metrics::Metrics;
@@ -52,6 +53,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let events = config.state_dir.join("events.jsonl");
     let journal = Journal::open(&events)
         .with_context(|| format!("opening the event journal {}", events.display()))?;
+    let decision_log = DecisionLog::open(&config.decision_log, &config.state_dir)
+        .context("opening the decision log")?;
     let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::default());
     let state = AppState {
@@ -60,6 +63,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         journal,
         max_body_bytes: config.max_body_bytes,
         metrics: metrics.clone(),
+        decision_log: decision_log.clone(),
     };
     let address = args.listen.unwrap_or(config.listen);
     let admin = config
@@ -105,6 +109,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         println!("rulegate listening on http://{}", listener.local_addr()?);
         server::serve(listener, state, server::shutdown_signal()).await
     })?;
+    decision_log.flush(std::time::Duration::from_secs(5));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -73,6 +73,8 @@ pub struct Decisions {
     pub usage: Usage,
     /// Which rules answered (`sha256:...` or `native:...`).
     pub module: String,
+    /// The cart the rules decided on.
+    pub input: Arc<Cart>,
 }
 
 impl Decisions {
@@ -135,24 +137,27 @@ impl Decider {
         let rules = self.rules.clone();
         let limits = self.limits;
         let wanted_owned = wanted.to_vec();
-        // The cart moves to the blocking thread; the fallback tax only needs its size.
-        let lines = cart.lines.len();
-        let work = move || run_session(&rules, &limits, &cart, &wanted_owned);
+        // The blocking thread shares the cart; it stays here for the decision log even
+        // when the deadline passes first.
+        let input = Arc::new(cart);
+        let shared = input.clone();
+        let work = move || run_session(&rules, &limits, &shared, &wanted_owned);
         let raw = match tokio::time::timeout(self.answer_within, self.executor.run(work)).await {
             Ok(Ok(raw)) => Ok(raw),
             Ok(Err(error)) => Err(Failure::Unavailable(error.to_string())),
             Err(_) => Err(Failure::TimedOut(self.answer_within)),
         };
-        self.resolve(lines, wanted, raw, module)
+        self.resolve(input, wanted, raw, module)
     }
 
     fn resolve(
         &self,
-        lines: usize,
+        input: Arc<Cart>,
         wanted: &[DecisionKind],
         raw: Result<Raw, Failure>,
         module: String,
     ) -> Decisions {
+        let lines = input.lines.len();
         let policy = &self.policy;
         let (mut raw, failure) = match raw {
             Ok(raw) => (raw, None),
@@ -184,6 +189,7 @@ impl Decider {
             verdict,
             usage: raw.usage,
             module,
+            input,
         }
     }
 }

@@ -18,9 +18,10 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 
 use crate::decide::{Decider, Decisions};
+use crate::decision_log::{self, DecisionLog, Record};
 use crate::engine::Executor;
 use crate::journal::Journal;
-use crate::metrics::Metrics;
+use crate::metrics::{self, Metrics};
 use crate::protocols::{self, Answer, ClientError, Reply};
 use crate::registry::{Registry, Tenant};
 
@@ -37,14 +38,17 @@ pub struct AppState {
     pub max_body_bytes: usize,
     /// Counters and histograms for `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// One line per callback that ran rules.
+    pub decision_log: DecisionLog,
 }
 
-/// Which tenant and platform a response answered for, left on the response for the
-/// latency histogram.
+/// Which tenant and platform a response answered for, and its decision record, left
+/// on the response for the middleware that knows the latency.
 #[derive(Debug, Clone)]
 struct Answered {
     tenant: String,
     platform: &'static str,
+    record: Option<Arc<Record>>,
 }
 
 impl AppState {
@@ -79,24 +83,35 @@ impl AppState {
             self.journal.record(event);
         }
         let status = answer.reply.status;
-        log_answer(
-            tenant,
-            platform,
-            callback,
-            status,
-            answer.decisions.as_ref(),
-        );
-        self.metrics.callback(
-            tenant,
-            platform,
-            callback,
-            status,
-            answer.decisions.as_ref(),
-        );
+        let decisions = answer.decisions.as_ref();
+        log_answer(tenant, platform, callback, status, decisions);
+        self.metrics
+            .callback(tenant, platform, callback, status, decisions);
+        let record = decisions
+            .filter(|_| self.decision_log.enabled())
+            .map(|decisions| {
+                let redactions = self.decision_log.redactions();
+                Arc::new(Record {
+                    time_ms: protocols::now_ms(),
+                    tenant: tenant.to_string(),
+                    platform: platform.to_string(),
+                    callback: callback.to_string(),
+                    module: decisions.module.clone(),
+                    input: decision_log::redact(&decisions.input, redactions),
+                    redacted: redactions.to_vec(),
+                    decisions: decision_log::logged_decisions(decisions),
+                    status,
+                    fuel: decisions.usage.fuel,
+                    peak_memory_bytes: decisions.usage.peak_memory_bytes,
+                    latency_us: 0,
+                    outcome: metrics::outcome(status, Some(decisions)).to_string(),
+                })
+            });
         let mut response = respond(answer.reply);
         response.extensions_mut().insert(Answered {
             tenant: tenant.to_string(),
             platform,
+            record,
         });
         response
     }
@@ -129,9 +144,15 @@ async fn time_callbacks(
     let began = Instant::now();
     let response = next.run(request).await;
     if let Some(answered) = response.extensions().get::<Answered>() {
+        let elapsed = began.elapsed();
         state
             .metrics
-            .latency(&answered.tenant, answered.platform, began.elapsed());
+            .latency(&answered.tenant, answered.platform, elapsed);
+        if let Some(record) = &answered.record {
+            let mut record = Record::clone(record);
+            record.latency_us = elapsed.as_micros() as u64;
+            state.decision_log.write(&record);
+        }
     }
     response
 }

@@ -454,15 +454,13 @@ async fn checkout_update(
     exponent: u32,
     record: &mut Value,
 ) -> (Reply, Decisions) {
-    // The lines are needed after the decision for the goods' tax.
-    let lines = cart.lines.clone();
     let decisions = decider
         .decide(cart, &[DecisionKind::Tax, DecisionKind::Shipping])
         .await;
     let tax = decisions.tax.as_ref().map(|resolved| &resolved.answer);
     let options = decisions.shipping.as_ref().map(|resolved| &resolved.answer);
     let quoted = match (tax, options) {
-        (Some(Ok(tax)), Some(Ok(options))) => quotes(&lines, tax, options),
+        (Some(Ok(tax)), Some(Ok(options))) => quotes(&decisions.input.lines, tax, options),
         (Some(Err(rejection)), _) | (_, Some(Err(rejection))) => {
             record["rejected"] = json!({ "code": rejection.code, "message": rejection.message });
             Vec::new()

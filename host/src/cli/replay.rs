@@ -1,0 +1,295 @@
+//! `rulegate replay LOG --module CANDIDATE`: re-runs every recorded input of a decision
+//! log on a candidate module in the production sandbox and compares each decision with
+//! the recorded one: counts of same, different and failed records, fuel deltas, and
+//! every difference field by field. Exit 1 when anything differs or fails, so a
+//! release can be gated on it.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::decision_log::{LoggedDecision, Record};
+use crate::engine::{Engine, EngineError, EngineSettings, Limits, Session};
+use crate::model::{Decided, RejectionCode, RuleError};
+use crate::registry::ModuleSource;
+
+/// Arguments of `rulegate replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The decision log (`decisions.jsonl`, or a rotated `decisions.jsonl.N`).
+    log: PathBuf,
+    /// The candidate: a `.wasm` path, `example:<name>` or `native:<name>`.
+    #[arg(long, value_parser = super::module_argument)]
+    module: ModuleSource,
+    /// Only records of this tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Fuel per decision (default: the production default).
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Show at most this many differences in the text report.
+    #[arg(long, default_value_t = 20)]
+    show: usize,
+}
+
+/// One decision of one record that did not replay the same.
+#[derive(Debug, Serialize)]
+struct Difference {
+    line: usize,
+    tenant: String,
+    platform: String,
+    callback: String,
+    decision: String,
+    recorded_module: String,
+    /// The recorded answer, or the failure the policy answered for.
+    recorded: Value,
+    /// The candidate's answer, or its failure.
+    candidate: Value,
+    /// `path: recorded → candidate` for each differing field.
+    fields: Vec<String>,
+    /// Fields of the recorded input that were redacted (a cause of differences).
+    redacted: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+struct Report {
+    candidate: String,
+    records: usize,
+    same: usize,
+    different: usize,
+    failed: usize,
+    recorded_fuel: u64,
+    candidate_fuel: u64,
+    differences: Vec<Difference>,
+}
+
+/// A decision's outcome in comparable form: the answer, a rejection, or a failure.
+fn outcome<T: Serialize>(result: Result<Decided<T>, EngineError>) -> (Value, bool) {
+    match result {
+        Ok(Ok(value)) => (serde_json::to_value(value).unwrap_or(Value::Null), false),
+        Ok(Err(RuleError::AddressUnsupported(message))) => (
+            json!({ "rejected": { "code": RejectionCode::AddressUnsupported, "message": message } }),
+            false,
+        ),
+        Ok(Err(RuleError::AddressInvalid(message))) => (
+            json!({ "rejected": { "code": RejectionCode::AddressInvalid, "message": message } }),
+            false,
+        ),
+        Ok(Err(RuleError::CannotDecide(reason))) => (
+            json!({ "failed": { "kind": "cannot-decide", "reason": reason } }),
+            true,
+        ),
+        Err(error) => (
+            json!({ "failed": { "kind": error.kind(), "reason": error.to_string().lines().next().unwrap_or("") } }),
+            true,
+        ),
+    }
+}
+
+fn recorded_outcome(logged: &LoggedDecision) -> Value {
+    match &logged.fallback {
+        Some(failure) => json!({ "failed": failure }),
+        None => logged.answer.clone(),
+    }
+}
+
+/// `path: a → b` for every leaf where `a` and `b` differ.
+fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            for key in keys {
+                let null = Value::Null;
+                diff(
+                    &format!("{path}.{key}"),
+                    x.get(key).unwrap_or(&null),
+                    y.get(key).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            let null = Value::Null;
+            for index in 0..x.len().max(y.len()) {
+                diff(
+                    &format!("{path}[{index}]"),
+                    x.get(index).unwrap_or(&null),
+                    y.get(index).unwrap_or(&null),
+                    out,
+                );
+            }
+        }
+        _ if a != b => {
+            let path = path.trim_start_matches('.');
+            let path = if path.is_empty() {
+                "(whole answer)"
+            } else {
+                path
+            };
+            out.push(format!("{path}: {a} → {b}"));
+        }
+        _ => {}
+    }
+}
+
+pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
+    let engine = Engine::new(EngineSettings::default(), None)?;
+    let rules = args.module.load(&engine)?;
+    let mut limits = Limits::default();
+    if let Some(fuel) = args.fuel {
+        limits.fuel = Some(fuel);
+    }
+    let file = std::fs::File::open(&args.log)
+        .with_context(|| format!("reading {}", args.log.display()))?;
+    let mut report = Report {
+        candidate: rules.id().to_string(),
+        ..Report::default()
+    };
+    for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("reading {}", args.log.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Record = serde_json::from_str(&line).with_context(|| {
+            format!(
+                "{} line {}: not a decision log record",
+                args.log.display(),
+                index + 1
+            )
+        })?;
+        if args
+            .tenant
+            .as_ref()
+            .is_some_and(|tenant| *tenant != record.tenant)
+        {
+            continue;
+        }
+        report.records += 1;
+        report.recorded_fuel += record.fuel;
+        let mut session = rules.session(&limits);
+        let (mut differs, mut failed) = (false, false);
+        for (decision, logged) in &record.decisions {
+            let (candidate, candidate_failed) = run(session.as_mut(), decision, &record)?;
+            let recorded = recorded_outcome(logged);
+            failed |= candidate_failed;
+            if candidate != recorded {
+                differs = true;
+                let mut fields = Vec::new();
+                diff("", &recorded, &candidate, &mut fields);
+                report.differences.push(Difference {
+                    line: index + 1,
+                    tenant: record.tenant.clone(),
+                    platform: record.platform.clone(),
+                    callback: record.callback.clone(),
+                    decision: decision.clone(),
+                    recorded_module: record.module.clone(),
+                    recorded,
+                    candidate,
+                    fields,
+                    redacted: record
+                        .redacted
+                        .iter()
+                        .map(|field| {
+                            serde_json::to_value(field)
+                                .ok()
+                                .and_then(|v| v.as_str().map(str::to_string))
+                                .unwrap_or_default()
+                        })
+                        .collect(),
+                });
+            }
+        }
+        report.candidate_fuel += session.usage().fuel;
+        if failed {
+            report.failed += 1;
+        } else if differs {
+            report.different += 1;
+        } else {
+            report.same += 1;
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report, args.show);
+    }
+    Ok(if report.different + report.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn run(
+    session: &mut dyn Session,
+    decision: &str,
+    record: &Record,
+) -> anyhow::Result<(Value, bool)> {
+    let cart = &record.input;
+    Ok(match decision {
+        "tax" => outcome(session.tax(cart)),
+        "shipping-options" => outcome(session.shipping_options(cart)),
+        "validate" => outcome(session.validate(cart)),
+        other => anyhow::bail!("unknown decision {other:?} in the log"),
+    })
+}
+
+fn print_report(report: &Report, show: usize) {
+    println!("candidate {}", report.candidate);
+    println!(
+        "{} records: {} same, {} different, {} failed",
+        report.records, report.same, report.different, report.failed
+    );
+    let delta = report.candidate_fuel as i128 - report.recorded_fuel as i128;
+    let percent = if report.recorded_fuel > 0 {
+        format!(
+            " ({:+.1} %)",
+            delta as f64 * 100.0 / report.recorded_fuel as f64
+        )
+    } else {
+        String::new()
+    };
+    println!(
+        "fuel: recorded {}, candidate {}, delta {delta:+}{percent}",
+        report.recorded_fuel, report.candidate_fuel
+    );
+    for difference in report.differences.iter().take(show) {
+        println!(
+            "\nline {} · {} {}.{} · {} (recorded by {})",
+            difference.line,
+            difference.tenant,
+            difference.platform,
+            difference.callback,
+            difference.decision,
+            difference.recorded_module
+        );
+        for field in &difference.fields {
+            println!("  {field}");
+        }
+    }
+    if let Some(redacted) = report
+        .differences
+        .iter()
+        .map(|difference| &difference.redacted)
+        .find(|redacted| !redacted.is_empty())
+    {
+        println!(
+            "\nnote: the log redacted {} of its inputs; rules that read them may differ on replay",
+            redacted.join(", ")
+        );
+    }
+    if report.differences.len() > show {
+        println!(
+            "\n… {} more differences (--show N, or --json)",
+            report.differences.len() - show
+        );
+    }
+}

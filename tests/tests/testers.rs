@@ -1,0 +1,227 @@
+//! Testers end-to-end: the decision log the running server writes, and `rulegate
+//! replay` of it against the same module and a changed one.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rulegate_tests::cli::rulegate;
+use rulegate_tests::http;
+use rulegate_tests::server::Server;
+use rulegate_tests::{fixture, fixture_json, write_module};
+use serde_json::{Value, json};
+
+/// Sends a mix of real callbacks to a server with tenants `us` (US shop) and `eu` (EU
+/// shop) and returns the decision log's lines once all are written.
+fn serve_and_log(dir: &Path) -> (Vec<Value>, String) {
+    let state = dir.join("state");
+    let config = format!(
+        r#"
+listen = "127.0.0.1:0"
+state_dir = {state:?}
+
+[tenants.us]
+module = "example:us-shop"
+[tenants.us.kco]
+unauthenticated = true
+[tenants.us.messenger]
+unauthenticated = true
+
+[tenants.eu]
+module = "example:eu-shop"
+[tenants.eu.kco]
+unauthenticated = true
+"#,
+        state = state.display().to_string()
+    );
+    std::fs::write(dir.join("rulegate.toml"), config).unwrap();
+    let server = Server::start(Some(&dir.join("rulegate.toml")));
+    let post = |target: &str, body: &[u8]| {
+        let response = http::post_json(server.address, target, body);
+        assert!(response.status < 500, "{target}: {}", response.text());
+        response
+    };
+    post(
+        "/us/kco/address_update",
+        &fixture("kco/address_update_request.json"),
+    );
+    post(
+        "/us/kco/validation",
+        &fixture("kco/validation_request.json"),
+    );
+    post(
+        "/us/messenger",
+        &fixture("messenger/checkout_update_webhook.json"),
+    );
+    let pre_checkout = json!({"object": "page", "entry": [{"id": "P", "messaging": [
+        fixture_json("messenger/pre_checkout_messaging_event.json")]}]});
+    post("/us/messenger", pre_checkout.to_string().as_bytes());
+    post(
+        "/eu/kco/address_update",
+        &fixture("kco/de_address_update_request.json"),
+    );
+    // Refused before any rule runs: not a decision.
+    assert_eq!(post("/us/kco/address_update", b"{").status, 400);
+
+    let path = state.join("decisions.jsonl");
+    let mut text = String::new();
+    for _ in 0..400 {
+        text = std::fs::read_to_string(&path).unwrap_or_default();
+        if text.lines().count() >= 5 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    drop(server);
+    let records: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    (records, text)
+}
+
+#[test]
+fn the_decision_log_replays_cleanly_and_reports_a_changed_module() {
+    let dir = tempfile::tempdir().unwrap();
+    let (records, text) = serve_and_log(dir.path());
+    assert_eq!(records.len(), 5, "{text}");
+    let callbacks: Vec<(&str, &str, &str)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["tenant"].as_str().unwrap(),
+                r["platform"].as_str().unwrap(),
+                r["callback"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        callbacks,
+        [
+            ("us", "kco", "address_update"),
+            ("us", "kco", "validation"),
+            ("us", "messenger", "checkout_update"),
+            ("us", "messenger", "pre_checkout"),
+            ("eu", "kco", "address_update"),
+        ]
+    );
+    for record in &records {
+        assert!(record["module"].as_str().unwrap().starts_with("sha256:"));
+        assert!(record["time_ms"].as_u64().unwrap() > 0);
+        assert!(record["fuel"].as_u64().unwrap() > 0, "{record}");
+        assert!(record["peak_memory_bytes"].as_u64().unwrap() > 0);
+        assert!(record["latency_us"].as_u64().unwrap() > 0);
+        assert_eq!(record["status"], 200);
+        assert_eq!(record["outcome"], "ok");
+        assert_eq!(record["redacted"], json!(["street_lines", "organization"]));
+    }
+    assert_eq!(
+        records[0]["decisions"][0][0], "tax",
+        "decisions in the order they ran"
+    );
+    assert_eq!(records[1]["decisions"][0][0], "validate");
+    assert_eq!(
+        records[1]["decisions"][0][1]["answer"], "Approve",
+        "{}",
+        records[1]
+    );
+    // Street lines are personal data: redacted by default.
+    let address = &records[2]["input"]["shipping_address"];
+    assert_eq!(address["street_lines"], json!(["[redacted]"]));
+    assert_eq!(address["region"], "CA");
+    for personal in ["Hacker Way", "Edgewater", "Tao Jiang"] {
+        assert!(!text.contains(personal), "{personal} was logged");
+    }
+
+    let log = dir.path().join("state/decisions.jsonl");
+    let log = log.to_str().unwrap();
+    // The same module: every record replays the same.
+    let run = rulegate(&[
+        "replay",
+        log,
+        "--module",
+        "example:us-shop",
+        "--tenant",
+        "us",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("4 records: 4 same, 0 different, 0 failed"),
+        "{}",
+        run.stdout
+    );
+    let run = rulegate(&[
+        "replay",
+        log,
+        "--module",
+        "example:eu-shop",
+        "--tenant",
+        "eu",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+
+    // A changed module: differences, readable, and exit 1.
+    let flat = write_module(dir.path(), "flat-rate");
+    let flat = flat.trim_matches('"');
+    let run = rulegate(&["replay", log, "--module", flat, "--tenant", "us"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("4 records: 2 same, 2 different, 0 failed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(r#"us messenger.checkout_update · shipping-options"#),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(r#"[0].id: "standard" → "flat""#),
+        "{}",
+        run.stdout
+    );
+    let run = rulegate(&["replay", log, "--module", flat, "--json"]);
+    assert_eq!(run.code, 1);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["records"], 5);
+    assert_eq!(
+        report["same"].as_u64().unwrap()
+            + report["different"].as_u64().unwrap()
+            + report["failed"].as_u64().unwrap(),
+        5
+    );
+    assert!(report["candidate_fuel"].as_u64().unwrap() > 0);
+
+    // A module that cannot decide these carts: failed, exit 1.
+    let run = rulegate(&[
+        "replay",
+        log,
+        "--module",
+        "example:us-shop",
+        "--tenant",
+        "eu",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("1 records: 0 same, 0 different, 1 failed"),
+        "{}",
+        run.stdout
+    );
+
+    // Not a log: a load error, exit 2.
+    let run = rulegate(&[
+        "replay",
+        dir.path().join("rulegate.toml").to_str().unwrap(),
+        "--module",
+        "example:us-shop",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("not a decision log record"),
+        "{}",
+        run.stderr
+    );
+}
