@@ -714,5 +714,5 @@ fn run_prints_exactly_what_the_server_sends() {
         path.to_str().unwrap(),
     ]);
     assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("takes no --callback"), "{}", run.stderr);
+    assert!(run.stderr.contains("takes no callback"), "{}", run.stderr);
 }

@@ -225,3 +225,97 @@ fn the_decision_log_replays_cleanly_and_reports_a_changed_module() {
         run.stderr
     );
 }
+
+fn examples_dir(example: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../example-rules")
+        .join(example)
+        .join("fixtures")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn rulegate_test_passes_the_example_fixtures_and_fails_readably() {
+    for example in ["us-shop", "eu-shop", "catalog-shop"] {
+        let module = format!("example:{example}");
+        let run = rulegate(&["test", &examples_dir(example), "--module", &module]);
+        assert_eq!(run.code, 0, "{example}: {}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains(" passed, 0 failed"), "{}", run.stdout);
+    }
+
+    // A deliberately wrong expectation and a fuel ceiling set too low.
+    let dir = tempfile::tempdir().unwrap();
+    let texas: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(&examples_dir("us-shop")).join("messenger-payload-cart-texas.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let mut wrong = texas.clone();
+    wrong["expect"]["body"]["shipping"][0]["price_list"][1]["amount"] = json!("4.13");
+    std::fs::write(dir.path().join("a-wrong.json"), wrong.to_string()).unwrap();
+    let mut greedy = texas.clone();
+    greedy["max_fuel"] = json!(1000);
+    std::fs::write(dir.path().join("b-greedy.json"), greedy.to_string()).unwrap();
+    std::fs::write(dir.path().join("c-right.json"), texas.to_string()).unwrap();
+    let fixtures = dir.path().to_str().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let run = rulegate(&[
+        "test",
+        fixtures,
+        "--module",
+        "example:us-shop",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains(r#"body.shipping[0].price_list[1].amount: "4.13" → "4.12""#),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("is above the ceiling of 1000"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("3 fixtures: 1 passed, 2 failed"),
+        "{}",
+        run.stdout
+    );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains(r#"tests="3" failures="2""#), "{xml}");
+    assert!(xml.contains(r#"<testcase classname="#), "{xml}");
+    assert_eq!(xml.matches("<failure ").count(), 2, "{xml}");
+
+    let run = rulegate(&["test", fixtures, "--module", "example:us-shop", "--json"]);
+    assert_eq!(run.code, 1);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["failed"], 2);
+    assert_eq!(report["fixtures"][2]["passed"], true);
+    assert!(report["fixtures"][2]["fuel"].as_u64().unwrap() > 1000);
+
+    // --bless accepts the current answers; then everything passes.
+    let run = rulegate(&["test", fixtures, "--module", "example:us-shop", "--bless"]);
+    assert_eq!(run.code, 1, "the blessing run still reports the failures");
+    std::fs::remove_file(dir.path().join("b-greedy.json")).unwrap();
+    let run = rulegate(&["test", fixtures, "--module", "example:us-shop"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+
+    // Usage and load errors: exit 2.
+    std::fs::write(
+        dir.path().join("d-broken.json"),
+        r#"{"expect": {}, "inputs": 1}"#,
+    )
+    .unwrap();
+    let run = rulegate(&["test", fixtures, "--module", "example:us-shop"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("d-broken.json"), "{}", run.stderr);
+    let run = rulegate(&["test", fixtures]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--module"), "{}", run.stderr);
+}

@@ -4,9 +4,11 @@
 //! subcommands) tests failed; 2 usage or load errors.
 
 mod check;
+mod compare;
 mod replay;
 mod run;
 mod serve;
+mod test;
 
 use std::process::ExitCode;
 
@@ -31,6 +33,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Re-run a decision log on a candidate module and report what would change.
     Replay(replay::ReplayArgs),
+    /// Run a directory of fixtures on a module and compare with their expectations.
+    Test(test::TestArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -41,6 +45,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Replay(args) => replay::replay(args),
+        Command::Test(args) => test::test(args),
     };
     match outcome {
         Ok(code) => code,

@@ -13,9 +13,9 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::compare::{diff, outcome};
 use crate::decision_log::{LoggedDecision, Record};
-use crate::engine::{Engine, EngineError, EngineSettings, Limits, Session};
-use crate::model::{Decided, RejectionCode, RuleError};
+use crate::engine::{Engine, EngineSettings, Limits, Session};
 use crate::registry::ModuleSource;
 
 /// Arguments of `rulegate replay`.
@@ -71,72 +71,10 @@ struct Report {
     differences: Vec<Difference>,
 }
 
-/// A decision's outcome in comparable form: the answer, a rejection, or a failure.
-fn outcome<T: Serialize>(result: Result<Decided<T>, EngineError>) -> (Value, bool) {
-    match result {
-        Ok(Ok(value)) => (serde_json::to_value(value).unwrap_or(Value::Null), false),
-        Ok(Err(RuleError::AddressUnsupported(message))) => (
-            json!({ "rejected": { "code": RejectionCode::AddressUnsupported, "message": message } }),
-            false,
-        ),
-        Ok(Err(RuleError::AddressInvalid(message))) => (
-            json!({ "rejected": { "code": RejectionCode::AddressInvalid, "message": message } }),
-            false,
-        ),
-        Ok(Err(RuleError::CannotDecide(reason))) => (
-            json!({ "failed": { "kind": "cannot-decide", "reason": reason } }),
-            true,
-        ),
-        Err(error) => (
-            json!({ "failed": { "kind": error.kind(), "reason": error.to_string().lines().next().unwrap_or("") } }),
-            true,
-        ),
-    }
-}
-
 fn recorded_outcome(logged: &LoggedDecision) -> Value {
     match &logged.fallback {
         Some(failure) => json!({ "failed": failure }),
         None => logged.answer.clone(),
-    }
-}
-
-/// `path: a → b` for every leaf where `a` and `b` differ.
-fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            for key in keys {
-                let null = Value::Null;
-                diff(
-                    &format!("{path}.{key}"),
-                    x.get(key).unwrap_or(&null),
-                    y.get(key).unwrap_or(&null),
-                    out,
-                );
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            let null = Value::Null;
-            for index in 0..x.len().max(y.len()) {
-                diff(
-                    &format!("{path}[{index}]"),
-                    x.get(index).unwrap_or(&null),
-                    y.get(index).unwrap_or(&null),
-                    out,
-                );
-            }
-        }
-        _ if a != b => {
-            let path = path.trim_start_matches('.');
-            let path = if path.is_empty() {
-                "(whole answer)"
-            } else {
-                path
-            };
-            out.push(format!("{path}: {a} → {b}"));
-        }
-        _ => {}
     }
 }
 

@@ -87,8 +87,10 @@ enum DecisionArg {
     Validate,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-enum PlatformArg {
+/// A checkout platform on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PlatformArg {
     Kco,
     Klix,
     Messenger,
@@ -156,68 +158,114 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .context("opening the cache directory")?;
     let engine = Engine::new(EngineSettings::default(), cache)?;
     let rules = args.module.load(&engine)?;
-    match (args.platform, &args.callback) {
-        (Some(PlatformArg::Kco), Some(callback)) => {
-            let callback: kco::Callback = callback
-                .parse()
-                .map_err(|error: crate::protocols::ClientError| anyhow::anyhow!(error.message))?;
-            let decider = platform_decider(&rules, limits);
-            let request = kco::Request {
-                callback,
+    match args.platform {
+        Some(platform) => {
+            let settings = PlatformSettings {
                 order_id: args.order_id.clone(),
-                content_type: Some("application/json"),
-                body: &input,
-                received_at_ms: now_ms(),
-            };
-            let answer = block_on(kco::answer(&request, &kco::Endpoint::default(), &decider))?;
-            report_answer(&args, &rules, answer)
-        }
-        (Some(PlatformArg::Messenger), None) => {
-            let carts = messenger::CartSettings {
-                currency: args
-                    .currency
-                    .as_deref()
-                    .unwrap_or("USD")
-                    .to_ascii_uppercase(),
+                currency: args.currency.clone(),
+                country: args.country.clone(),
                 payload: match args.payload {
                     PayloadArg::Opaque => messenger::PayloadFormat::Opaque,
                     PayloadArg::CartLines => messenger::PayloadFormat::CartLines,
                 },
                 prices_include_tax: args.prices_include_tax,
             };
-            let decider = platform_decider(&rules, limits);
-            let handled = block_on(messenger::answer_delivery(
+            let answer = platform_answer(
+                platform,
+                args.callback.as_deref(),
                 &input,
+                &settings,
+                &rules,
+                limits,
+            )?;
+            report_answer(&args, &rules, answer)
+        }
+        None => run_cart(&args, rules, limits, &input),
+    }
+}
+
+/// What a tenant's platform settings would supply to a callback.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformSettings {
+    /// The order id the KCO callback URL would carry.
+    pub order_id: Option<String>,
+    /// Klix and Messenger: the tenant's currency (default EUR for Klix, USD for
+    /// Messenger).
+    pub currency: Option<String>,
+    /// Klix: the country of addresses without one.
+    pub country: String,
+    /// Messenger: how payloads are read.
+    pub payload: messenger::PayloadFormat,
+    /// Messenger: payload-cart prices include tax.
+    pub prices_include_tax: bool,
+}
+
+/// The answer the server would send to `input`, a callback body exactly as `platform`
+/// sends it, under the default failure policy.
+pub fn platform_answer(
+    platform: PlatformArg,
+    callback: Option<&str>,
+    input: &[u8],
+    settings: &PlatformSettings,
+    rules: &SharedRuleSet,
+    limits: Limits,
+) -> anyhow::Result<Answer> {
+    let decider = platform_decider(rules, limits);
+    match (platform, callback) {
+        (PlatformArg::Kco, Some(callback)) => {
+            let callback: kco::Callback = callback
+                .parse()
+                .map_err(|error: crate::protocols::ClientError| anyhow::anyhow!(error.message))?;
+            let request = kco::Request {
+                callback,
+                order_id: settings.order_id.clone(),
+                content_type: Some("application/json"),
+                body: input,
+                received_at_ms: now_ms(),
+            };
+            block_on(kco::answer(&request, &kco::Endpoint::default(), &decider))
+        }
+        (PlatformArg::Messenger, None) => {
+            let carts = messenger::CartSettings {
+                currency: settings
+                    .currency
+                    .as_deref()
+                    .unwrap_or("USD")
+                    .to_ascii_uppercase(),
+                payload: settings.payload,
+                prices_include_tax: settings.prices_include_tax,
+            };
+            let handled = block_on(messenger::answer_delivery(
+                input,
                 &carts,
                 |_| decider.clone(),
                 now_ms(),
             ))?;
-            report_answer(&args, &rules, handled.answer)
+            Ok(handled.answer)
         }
-        (Some(PlatformArg::Messenger), Some(_)) => anyhow::bail!(
-            "`run --platform messenger` takes no --callback: the delivery says which event it is"
-        ),
-        (Some(_), None) => anyhow::bail!("--platform kco and --platform klix need --callback"),
-        (Some(PlatformArg::Klix), Some(callback)) => {
+        (PlatformArg::Messenger, Some(_)) => {
+            anyhow::bail!("Messenger takes no callback: the delivery says which event it is")
+        }
+        (PlatformArg::Klix, Some(callback)) => {
             anyhow::ensure!(
                 callback == "shipping_cost",
-                "`run --platform klix` runs shipping_cost (order verification needs the Klix API, and purchase notifications run no rules)"
+                "Klix runs shipping_cost here (order verification needs the Klix API, and purchase notifications run no rules)"
             );
-            let payload = klix_payload(&input)?;
+            let payload = klix_payload(input)?;
             let market = Market {
-                currency: args
+                currency: settings
                     .currency
                     .as_deref()
                     .unwrap_or("EUR")
                     .to_ascii_uppercase(),
-                country: args.country.to_ascii_uppercase(),
+                country: settings.country.to_ascii_uppercase(),
             };
-            let decider = platform_decider(&rules, limits);
-            let answer = block_on(klix::quote_shipping(&payload, &market, &decider, now_ms()))?
-                .unwrap_or_else(Answer::from);
-            report_answer(&args, &rules, answer)
+            Ok(
+                block_on(klix::quote_shipping(&payload, &market, &decider, now_ms()))?
+                    .unwrap_or_else(Answer::from),
+            )
         }
-        _ => run_cart(&args, rules, limits, &input),
+        (_, None) => anyhow::bail!("KCO and Klix need a callback name"),
     }
 }
 
