@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod decide;
 pub mod decision_log;

@@ -4,7 +4,6 @@
 //! subcommands) tests failed; 2 usage or load errors.
 
 mod check;
-mod compare;
 mod replay;
 mod run;
 mod serve;

@@ -11,10 +11,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::compare::{diff, outcome};
-use crate::decision_log::{LoggedDecision, Record};
+use crate::compare::{diff, logged_outcome, outcome};
+use crate::decision_log::Record;
 use crate::engine::{Engine, EngineSettings, Limits, Session};
 use crate::registry::ModuleSource;
 
@@ -71,13 +71,6 @@ struct Report {
     differences: Vec<Difference>,
 }
 
-fn recorded_outcome(logged: &LoggedDecision) -> Value {
-    match &logged.fallback {
-        Some(failure) => json!({ "failed": failure }),
-        None => logged.answer.clone(),
-    }
-}
-
 pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let engine = Engine::new(EngineSettings::default(), None)?;
     let rules = args.module.load(&engine)?;
@@ -116,7 +109,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         let (mut differs, mut failed) = (false, false);
         for (decision, logged) in &record.decisions {
             let (candidate, candidate_failed) = run(session.as_mut(), decision, &record)?;
-            let recorded = recorded_outcome(logged);
+            let recorded = logged_outcome(logged);
             failed |= candidate_failed;
             if candidate != recorded {
                 differs = true;

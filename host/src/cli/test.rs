@@ -32,7 +32,7 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::compare::{diff, outcome};
+use crate::compare::{diff, outcome};
 use super::run::{PlatformArg, PlatformSettings, platform_answer};
 use crate::config::Config;
 use crate::engine::{Engine, EngineSettings, Limits, SharedRuleSet};

@@ -1,9 +1,11 @@
-//! Comparing decisions: one comparable JSON form for a module's outcome (an answer, a
-//! rejection, or a failure), and a field-by-field difference for reports.
+//! Comparing decisions (replay, shadow evaluation, fixture tests): one comparable JSON
+//! form for a module's outcome (an answer, a rejection, or a failure), and a
+//! field-by-field difference for reports.
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::decision_log::LoggedDecision;
 use crate::engine::EngineError;
 use crate::model::{Decided, RejectionCode, RuleError};
 
@@ -66,5 +68,14 @@ pub fn diff(path: &str, a: &Value, b: &Value, out: &mut Vec<String>) {
             out.push(format!("{path}: {a} → {b}"));
         }
         _ => {}
+    }
+}
+
+/// A logged decision in the same form: the module's answer, or the failure the policy
+/// answered for.
+pub fn logged_outcome(logged: &LoggedDecision) -> Value {
+    match &logged.fallback {
+        Some(failure) => json!({ "failed": failure }),
+        None => logged.answer.clone(),
     }
 }
