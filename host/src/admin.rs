@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use crate::config::{Secret, SecretRef};
 use crate::metrics::Metrics;
 use crate::protocols::{ClientError, Reply, parse_json, secret_matches};
-use crate::registry::{ActivationError, Active, Registry, Tenant};
+use crate::registry::{ActivationError, Active, Candidate, Registry, Tenant};
 use crate::server::{body_bytes, healthz, ready, respond};
 
 /// The largest module upload.
@@ -66,6 +66,11 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/v1/tenants/{tenant}/activate", post(activate))
         .route("/v1/tenants/{tenant}/rollback", post(rollback))
+        .route(
+            "/v1/tenants/{tenant}/shadow",
+            post(set_shadow).delete(clear_shadow),
+        )
+        .route("/v1/tenants/{tenant}/shadow/promote", post(promote_shadow))
         .layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
         .route("/healthz", get(healthz))
@@ -117,6 +122,7 @@ fn status(tenant: &Tenant) -> Value {
         "tenant": tenant.name,
         "configured_module": tenant.source.to_string(),
         "active": active_json(&active),
+        "shadow": tenant.shadow().map(|shadow| active_json(&shadow)),
         "history": tenant.history(),
     })
 }
@@ -163,6 +169,7 @@ pub fn activation_reply(
                     (404, "not_found")
                 }
                 ActivationError::NoPrevious(_) => (409, "no_previous_version"),
+                ActivationError::NoShadow(_) => (409, "no_shadow_candidate"),
                 ActivationError::Refused(_) => {
                     metrics.refused(tenant, via);
                     (422, "candidate_refused")
@@ -249,6 +256,86 @@ async fn rollback(State(state): State<AdminState>, Path(name): Path<String>) -> 
     let tenant = name.clone();
     blocking(&state, &name, "rollback", move |registry| {
         registry.rollback(&tenant)
+    })
+    .await
+}
+
+/// Sets the shadow candidate: the module's bytes, or `{"version": "sha256:..."}`.
+async fn set_shadow(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    if state.registry.tenant(&name).is_none() {
+        return respond(
+            ClientError::not_found(format!("there is no tenant named {name:?}")).into(),
+        );
+    }
+    let body = match body_bytes(body, MAX_UPLOAD_BYTES) {
+        Ok(body) if !body.is_empty() => body,
+        Ok(_) => {
+            return respond(
+                ClientError::bad_request(
+                    "send the candidate's bytes, or {\"version\": \"sha256:...\"}",
+                )
+                .into(),
+            );
+        }
+        Err(error) => return respond(error.into()),
+    };
+    let version = if body.first() == Some(&b'{') {
+        match parse_json::<ActivateRequest>(&body, "the shadow request") {
+            Ok(request) => Some(request.version),
+            Err(error) => return respond(error.into()),
+        }
+    } else {
+        None
+    };
+    let tenant = name.clone();
+    let registry = state.registry.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let candidate = match &version {
+            Some(version) => Candidate::Version(version),
+            None => Candidate::Bytes(&body),
+        };
+        registry.set_shadow(&tenant, candidate)
+    })
+    .await
+    .unwrap_or_else(|error| {
+        Err(ActivationError::Refused(format!(
+            "the activation stopped: {error}"
+        )))
+    });
+    let reply = match result {
+        Ok(shadow) => Reply::json(
+            200,
+            json!({ "tenant": name, "shadow": active_json(&shadow) }),
+        ),
+        Err(error) => {
+            let mut reply = activation_reply(&state.metrics, &name, "shadow", Err(error));
+            reply.status = reply.status.max(400);
+            reply
+        }
+    };
+    respond(reply)
+}
+
+async fn clear_shadow(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
+    match state.registry.clear_shadow(&name) {
+        Ok(()) => respond(Reply::json(200, json!({ "tenant": name, "shadow": null }))),
+        Err(error) => respond(activation_reply(
+            &state.metrics,
+            &name,
+            "shadow",
+            Err(error),
+        )),
+    }
+}
+
+async fn promote_shadow(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
+    let tenant = name.clone();
+    blocking(&state, &name, "promote", move |registry| {
+        registry.promote_shadow(&tenant)
     })
     .await
 }

@@ -134,8 +134,13 @@ pub struct Record {
     pub peak_memory_bytes: u64,
     /// Time in the server, microseconds.
     pub latency_us: u64,
-    /// `ok`, `rejected`, `fallback`, ...
+    /// `ok`, `rejected`, `fallback`, ...; for a shadow evaluation `same`,
+    /// `different` or `failed`.
     pub outcome: String,
+    /// Set on a shadow evaluation: the live version it was compared with. Its
+    /// decisions are the candidate's and were never sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow_of: Option<String>,
 }
 
 fn logged<T: Serialize>(resolved: &Resolved<T>) -> LoggedDecision {
@@ -417,6 +422,7 @@ mod tests {
                 peak_memory_bytes: 0,
                 latency_us: 0,
                 outcome: "ok".into(),
+                shadow_of: None,
             });
         }
         log.flush(Duration::from_secs(5));

@@ -24,5 +24,6 @@ pub mod money;
 pub mod protocols;
 pub mod registry;
 pub mod server;
+pub mod shadow;
 pub mod store;
 pub mod watch;

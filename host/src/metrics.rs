@@ -49,6 +49,7 @@ struct Inner {
     fallbacks: BTreeMap<Labels, u64>,
     activations: BTreeMap<Labels, u64>,
     refused: BTreeMap<Labels, u64>,
+    shadow: BTreeMap<Labels, u64>,
 }
 
 /// The process's metrics. Shared by the servers and the watcher.
@@ -164,6 +165,19 @@ impl Metrics {
         });
     }
 
+    /// A shadow evaluation ended: `same`, `different`, `failed` or `skipped`.
+    pub fn shadow(&self, tenant: &str, result: &str) {
+        self.with(|inner| {
+            *inner
+                .shadow
+                .entry(vec![
+                    ("tenant", tenant.to_string()),
+                    ("result", result.to_string()),
+                ])
+                .or_default() += 1;
+        });
+    }
+
     /// Everything, with the active version of every tenant of `registry`.
     pub fn render(&self, registry: &Registry) -> String {
         let mut out = String::new();
@@ -211,6 +225,12 @@ impl Metrics {
                 "rulegate_refused_candidates_total",
                 "Candidate versions the activation gate refused, by how they came.",
                 &inner.refused,
+            );
+            counter(
+                &mut out,
+                "rulegate_shadow_evaluations_total",
+                "Shadow evaluations of candidates, by result (same, different, failed, skipped).",
+                &inner.shadow,
             );
         });
         let _ = writeln!(

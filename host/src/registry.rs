@@ -16,7 +16,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::config::{Config, TenantConfig};
 use crate::decide::Policy;
@@ -134,6 +134,8 @@ pub struct Tenant {
     /// Carts every candidate version must decide within the limits.
     smoke: Vec<(String, Cart)>,
     active: ArcSwap<Active>,
+    /// The candidate evaluated in the shadow of live traffic.
+    shadow: ArcSwapOption<Active>,
     /// Compiled versions, by version, for instant activation.
     loaded: Mutex<BTreeMap<String, SharedRuleSet>>,
     /// The persisted state; its lock also serialises activations.
@@ -144,6 +146,11 @@ impl Tenant {
     /// The active version: load once per request and finish on it.
     pub fn active(&self) -> Arc<Active> {
         self.active.load_full()
+    }
+
+    /// The shadow candidate, if any.
+    pub fn shadow(&self) -> Option<Arc<Active>> {
+        self.shadow.load_full()
     }
 
     /// The failure policy of `callback` (`kco.validation`, ...); the default policy
@@ -183,6 +190,9 @@ pub enum ActivationError {
     /// No such stored version.
     #[error("version {0} is not stored")]
     UnknownVersion(String),
+    /// There is no shadow candidate to promote.
+    #[error("tenant {0:?} has no shadow candidate")]
+    NoShadow(String),
     /// There is nothing to roll back to.
     #[error("tenant {0:?} has no previous version")]
     NoPrevious(String),
@@ -303,6 +313,107 @@ impl Registry {
             .map(|activation| activation.version.clone())
             .ok_or_else(|| ActivationError::NoPrevious(tenant.to_string()))?;
         self.activate(tenant, &previous, "rollback")
+    }
+}
+
+/// A candidate by its bytes or by a stored version.
+#[derive(Debug, Clone, Copy)]
+pub enum Candidate<'a> {
+    /// A module's bytes (stored once it passes the gate).
+    Bytes(&'a [u8]),
+    /// A stored version (`sha256:...`).
+    Version(&'a str),
+}
+
+impl Registry {
+    /// Gates `candidate` and makes it the tenant's shadow: every live request is also
+    /// evaluated on it, off the response path. Blocking (it may compile).
+    pub fn set_shadow(
+        &self,
+        tenant: &str,
+        candidate: Candidate<'_>,
+    ) -> Result<Arc<Active>, ActivationError> {
+        let tenant = self.find(tenant)?;
+        let mut state = lock(&tenant.state);
+        let (version, rules) = match candidate {
+            Candidate::Bytes(bytes) => {
+                let version = ModuleHash::of(bytes).to_string();
+                let rules = match cached(tenant, &version) {
+                    Some(rules) => rules,
+                    None => gate(&self.engine, tenant, bytes)?,
+                };
+                self.store
+                    .put(bytes)
+                    .map_err(|error| ActivationError::Storage(error.to_string()))?;
+                (version, rules)
+            }
+            Candidate::Version(version) => {
+                let rules = match cached(tenant, version) {
+                    Some(rules) => rules,
+                    None => {
+                        let bytes = self
+                            .store
+                            .get(version)
+                            .map_err(|_| ActivationError::UnknownVersion(version.to_string()))?;
+                        gate(&self.engine, tenant, &bytes)?
+                    }
+                };
+                (version.to_string(), rules)
+            }
+        };
+        let mut next = state.clone();
+        next.shadow = Some(version.clone());
+        self.store
+            .save_tenant_state(&tenant.name, &next)
+            .map_err(|error| ActivationError::Storage(error.to_string()))?;
+        *state = next;
+        remember(tenant, &version, rules.clone(), &state);
+        let shadow = Arc::new(Active {
+            version,
+            rules,
+            since_ms: now_ms(),
+            via: "shadow".into(),
+        });
+        tenant.shadow.store(Some(shadow.clone()));
+        tracing::info!(tenant = %tenant.name, version = %shadow.version, "shadow candidate set");
+        Ok(shadow)
+    }
+
+    /// Stops shadow evaluation.
+    pub fn clear_shadow(&self, tenant: &str) -> Result<(), ActivationError> {
+        let tenant = self.find(tenant)?;
+        let mut state = lock(&tenant.state);
+        let mut next = state.clone();
+        next.shadow = None;
+        self.store
+            .save_tenant_state(&tenant.name, &next)
+            .map_err(|error| ActivationError::Storage(error.to_string()))?;
+        *state = next;
+        tenant.shadow.store(None);
+        Ok(())
+    }
+
+    /// Activates the shadow candidate and stops shadowing.
+    pub fn promote_shadow(&self, tenant: &str) -> Result<Arc<Active>, ActivationError> {
+        let found = self.find(tenant)?;
+        let shadow = found
+            .shadow()
+            .ok_or_else(|| ActivationError::NoShadow(tenant.to_string()))?;
+        let active = {
+            let mut state = lock(&found.state);
+            let shadowed = state.shadow.take();
+            commit(
+                &self.store,
+                found,
+                &mut state,
+                shadow.version.clone(),
+                shadow.rules.clone(),
+                "promote",
+            )
+            .inspect_err(|_| state.shadow = shadowed)?
+        };
+        found.shadow.store(None);
+        Ok(active)
     }
 }
 
@@ -553,6 +664,26 @@ fn load_tenant(
         }
     };
     let loaded = BTreeMap::from([(active.version.clone(), active.rules.clone())]);
+    let shadow = state.shadow.clone().and_then(|version| {
+        let restored = store
+            .get(&version)
+            .map_err(|error| error.to_string())
+            .and_then(|bytes| {
+                gate_with(engine, &smoke, &config.limits, &bytes).map_err(|e| e.to_string())
+            });
+        match restored {
+            Ok(rules) => Some(Arc::new(Active {
+                version,
+                rules,
+                since_ms: now_ms(),
+                via: "shadow".into(),
+            })),
+            Err(error) => {
+                tracing::warn!(tenant = %name, %version, %error, "the shadow candidate cannot be restored");
+                None
+            }
+        }
+    });
     Ok(Tenant {
         name: name.to_string(),
         source,
@@ -563,6 +694,7 @@ fn load_tenant(
         messenger,
         smoke,
         active: ArcSwap::from_pointee(active),
+        shadow: ArcSwapOption::new(shadow),
         loaded: Mutex::new(loaded),
         state: Mutex::new(state),
     })

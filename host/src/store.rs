@@ -44,6 +44,9 @@ pub struct TenantState {
     pub configured: Option<String>,
     /// Activations, oldest first; the last is the active version.
     pub history: Vec<Activation>,
+    /// The candidate evaluated in the shadow of live traffic, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<String>,
 }
 
 impl TenantState {

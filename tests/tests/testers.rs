@@ -319,3 +319,184 @@ fn rulegate_test_passes_the_example_fixtures_and_fails_readably() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--module"), "{}", run.stderr);
 }
+
+const US_ANSWER: &str = r#"{"shipping":[{"option_id":"standard","option_title":"Standard","price_list":[{"label":"Shipping","amount":"5.99"},{"label":"Tax","amount":"0.00"}]},{"option_id":"express","option_title":"Express","price_list":[{"label":"Shipping","amount":"14.99"},{"label":"Tax","amount":"0.00"}]}]}"#;
+const FLAT_ANSWER: &str = r#"{"shipping":[{"option_id":"flat","option_title":"Flat rate","price_list":[{"label":"Shipping","amount":"4.00"},{"label":"Tax","amount":"0.00"}]}]}"#;
+const TOKEN: &str = "shadow-admin-token";
+
+fn shadow_counts(server: &Server) -> [u64; 4] {
+    let metrics = admin(server, "GET", "/metrics", b"").text();
+    ["same", "different", "failed", "skipped"].map(|result| {
+        let series =
+            format!(r#"rulegate_shadow_evaluations_total{{tenant="shop",result="{result}"}} "#);
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .map_or(0, |value| value.parse().unwrap())
+    })
+}
+
+fn admin(server: &Server, method: &str, target: &str, body: &[u8]) -> http::Response {
+    let authorization = format!("Bearer {TOKEN}");
+    http::request(
+        server.admin.unwrap(),
+        method,
+        target,
+        &[("Authorization", &authorization)],
+        body,
+    )
+}
+
+#[test]
+fn shadow_candidates_never_change_an_answer_and_their_differences_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+    let config = format!(
+        r#"
+listen = "127.0.0.1:0"
+state_dir = {state:?}
+[admin]
+listen = "127.0.0.1:0"
+token = {{ file = {token:?} }}
+[tenants.shop]
+module = "example:us-shop"
+[tenants.shop.messenger]
+unauthenticated = true
+"#,
+        state = dir.path().join("state").display().to_string(),
+        token = dir.path().join("token").display().to_string(),
+    );
+    std::fs::write(dir.path().join("rulegate.toml"), config).unwrap();
+    let server = Server::start(Some(&dir.path().join("rulegate.toml")));
+    let delivery = fixture("messenger/checkout_update_webhook.json");
+    let ask = || http::post_json(server.address, "/shop/messenger", &delivery).text();
+    let wait_for = |what: &str, done: &dyn Fn([u64; 4]) -> bool| {
+        for _ in 0..400 {
+            if done(shadow_counts(&server)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        panic!("{what}: {:?}", shadow_counts(&server));
+    };
+
+    // A candidate that answers differently.
+    let response = admin(
+        &server,
+        "POST",
+        "/v1/tenants/shop/shadow",
+        rulegate_tests::module("flat-rate"),
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    let flat = response.json()["shadow"]["version"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let status = admin(&server, "GET", "/v1/tenants/shop", b"").json();
+    assert_eq!(status["shadow"]["version"], json!(flat));
+    assert_ne!(status["active"]["version"], json!(flat));
+    for _ in 0..30 {
+        assert_eq!(ask(), US_ANSWER);
+    }
+    wait_for("30 evaluations", &|[same, different, failed, skipped]| {
+        same + different + failed + skipped == 30
+    });
+    let [same, different, failed, skipped] = shadow_counts(&server);
+    assert_eq!((same, failed), (0, 0));
+    assert!(
+        different > 0 && different + skipped == 30,
+        "{different} {skipped}"
+    );
+
+    // A candidate that burns its whole budget on every call: answers unchanged.
+    let response = admin(
+        &server,
+        "POST",
+        "/v1/tenants/shop/shadow",
+        rulegate_tests::module("infinite-loop"),
+    );
+    assert_eq!(response.status, 200, "{}", response.text());
+    for _ in 0..5 {
+        assert_eq!(ask(), US_ANSWER);
+    }
+    wait_for("5 more evaluations", &|[
+        same,
+        different,
+        failed,
+        skipped,
+    ]| {
+        same + different + failed + skipped == 35
+    });
+    assert_eq!(shadow_counts(&server)[0], 0);
+    assert!(shadow_counts(&server)[2] > 0, "no failure counted");
+
+    // The same module as a candidate: no differences.
+    let response = admin(
+        &server,
+        "POST",
+        "/v1/tenants/shop/shadow",
+        rulegate_tests::example_wasm("us-shop"),
+    );
+    assert_eq!(response.status, 200);
+    for _ in 0..5 {
+        assert_eq!(ask(), US_ANSWER);
+    }
+    wait_for("5 same", &|[same, _, _, skipped]| {
+        same + skipped >= 5 && same > 0
+    });
+
+    // Promote the differing candidate by version: now it answers.
+    let body = serde_json::to_vec(&json!({ "version": flat })).unwrap();
+    let response = admin(&server, "POST", "/v1/tenants/shop/shadow", &body);
+    assert_eq!(response.status, 200, "{}", response.text());
+    let response = admin(&server, "POST", "/v1/tenants/shop/shadow/promote", b"");
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(response.json()["active"]["version"], json!(flat));
+    assert_eq!(ask(), FLAT_ANSWER);
+    let status = admin(&server, "GET", "/v1/tenants/shop", b"").json();
+    assert_eq!(status["shadow"], Value::Null);
+    let response = admin(&server, "POST", "/v1/tenants/shop/shadow/promote", b"");
+    assert_eq!(response.status, 409);
+    let response = admin(
+        &server,
+        "POST",
+        "/v1/tenants/shop/shadow",
+        b"\0asm\x0d\0\x01\0",
+    );
+    assert_eq!(response.status, 422, "{}", response.text());
+
+    // The decision log holds the shadow evaluations, marked; replay skips them.
+    let log = dir.path().join("state/decisions.jsonl");
+    let mut records: Vec<Value> = Vec::new();
+    for _ in 0..400 {
+        records = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        if records.iter().filter(|r| r["shadow_of"].is_null()).count() >= 41 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let live = records.iter().filter(|r| r["shadow_of"].is_null()).count();
+    assert_eq!(live, 41);
+    let shadow: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["shadow_of"].is_string())
+        .collect();
+    assert!(!shadow.is_empty());
+    assert!(
+        shadow
+            .iter()
+            .any(|r| r["outcome"] == "different" && r["module"] == json!(flat))
+    );
+    drop(server);
+    let run = rulegate(&[
+        "replay",
+        log.to_str().unwrap(),
+        "--module",
+        "example:us-shop",
+    ]);
+    assert!(run.stdout.contains("41 records:"), "{}", run.stdout);
+}

@@ -96,10 +96,12 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
                 index + 1
             )
         })?;
-        if args
-            .tenant
-            .as_ref()
-            .is_some_and(|tenant| *tenant != record.tenant)
+        // Shadow evaluations record a candidate's answers, which were never sent.
+        if record.shadow_of.is_some()
+            || args
+                .tenant
+                .as_ref()
+                .is_some_and(|tenant| *tenant != record.tenant)
         {
             continue;
         }

@@ -16,6 +16,7 @@ use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::server::{self, AppState};
+use crate::shadow::ShadowRunner;
 use crate::store::ModuleStore;
 use crate::watch;
 
@@ -64,6 +65,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         max_body_bytes: config.max_body_bytes,
         metrics: metrics.clone(),
         decision_log: decision_log.clone(),
+        shadow: ShadowRunner::default(),
     };
     let address = args.listen.unwrap_or(config.listen);
     let admin = config

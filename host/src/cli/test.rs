@@ -32,8 +32,8 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::compare::{diff, outcome};
 use super::run::{PlatformArg, PlatformSettings, platform_answer};
+use crate::compare::{diff, outcome};
 use crate::config::Config;
 use crate::engine::{Engine, EngineSettings, Limits, SharedRuleSet};
 use crate::model::Cart;

@@ -24,6 +24,7 @@ use crate::journal::Journal;
 use crate::metrics::{self, Metrics};
 use crate::protocols::{self, Answer, ClientError, Reply};
 use crate::registry::{Registry, Tenant};
+use crate::shadow::{Live, ShadowRunner};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -40,6 +41,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// One line per callback that ran rules.
     pub decision_log: DecisionLog,
+    /// Evaluates tenants' shadow candidates off the response path.
+    pub shadow: ShadowRunner,
 }
 
 /// Which tenant and platform a response answered for, and its decision record, left
@@ -105,8 +108,26 @@ impl AppState {
                     peak_memory_bytes: decisions.usage.peak_memory_bytes,
                     latency_us: 0,
                     outcome: metrics::outcome(status, Some(decisions)).to_string(),
+                    shadow_of: None,
                 })
             });
+        if let Some(decisions) = decisions
+            && let Some(tenant) = self.registry.tenant(tenant)
+            && let Some(candidate) = tenant.shadow()
+        {
+            self.shadow.evaluate(
+                Live {
+                    tenant: tenant.name.clone(),
+                    platform,
+                    callback: callback.to_string(),
+                    limits: tenant.limits,
+                },
+                decisions,
+                candidate,
+                self.metrics.clone(),
+                self.decision_log.clone(),
+            );
+        }
         let mut response = respond(answer.reply);
         response.extensions_mut().insert(Answered {
             tenant: tenant.to_string(),
