@@ -500,3 +500,60 @@ unauthenticated = true
     ]);
     assert!(run.stdout.contains("41 records:"), "{}", run.stdout);
 }
+
+#[test]
+fn replay_compares_two_modules_on_a_directory_of_payloads() {
+    let dir = tempfile::tempdir().unwrap();
+    let payloads = dir.path().join("payloads");
+    std::fs::create_dir(&payloads).unwrap();
+    for name in ["address_update_request.json", "country_change_request.json"] {
+        std::fs::write(payloads.join(name), fixture(&format!("kco/{name}"))).unwrap();
+    }
+    let payloads = payloads.to_str().unwrap();
+    let args = |module: &str| {
+        vec![
+            "replay".to_string(),
+            payloads.to_string(),
+            "--module".into(),
+            module.to_string(),
+            "--baseline".into(),
+            "example:us-shop".into(),
+            "--platform".into(),
+            "kco".into(),
+            "--callback".into(),
+            "address_update".into(),
+        ]
+    };
+    let run_with = |module: &str| {
+        let args = args(module);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        rulegate(&args)
+    };
+    let run = run_with("example:us-shop");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("2 records: 2 same, 0 different, 0 failed"),
+        "{}",
+        run.stdout
+    );
+    let flat = write_module(dir.path(), "flat-rate");
+    let run = run_with(flat.trim_matches('"'));
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("2 records: 0 same, 2 different, 0 failed"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(r#"body.shipping_options[0].id: "standard" → "flat""#),
+        "{}",
+        run.stdout
+    );
+    // Without a baseline: a usage error.
+    let run = rulegate(&["replay", payloads, "--module", "example:us-shop"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("--baseline"), "{}", run.stderr);
+}

@@ -3,6 +3,9 @@
 //! the recorded one: counts of same, different and failed records, fuel deltas, and
 //! every difference field by field. Exit 1 when anything differs or fails, so a
 //! release can be gated on it.
+//!
+//! Given a directory of platform payloads instead, each payload is answered by the
+//! `--baseline` module and by the candidate, and the HTTP answers are compared.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -11,17 +14,20 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
+use super::run::{PlatformArg, PlatformSettings, platform_answer};
 use crate::compare::{diff, logged_outcome, outcome};
 use crate::decision_log::Record;
-use crate::engine::{Engine, EngineSettings, Limits, Session};
+use crate::engine::{Engine, EngineSettings, Limits, Session, SharedRuleSet};
+use crate::protocols::Body;
 use crate::registry::ModuleSource;
 
 /// Arguments of `rulegate replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// The decision log (`decisions.jsonl`, or a rotated `decisions.jsonl.N`).
+    /// The decision log (`decisions.jsonl`, or a rotated `decisions.jsonl.N`), or a
+    /// directory of platform payloads (`*.json`, with `--baseline` and `--platform`).
     log: PathBuf,
     /// The candidate: a `.wasm` path, `example:<name>` or `native:<name>`.
     #[arg(long, value_parser = super::module_argument)]
@@ -38,6 +44,18 @@ pub struct ReplayArgs {
     /// Show at most this many differences in the text report.
     #[arg(long, default_value_t = 20)]
     show: usize,
+    /// Payload directories: the module whose answers the candidate's are compared with.
+    #[arg(long, value_parser = super::module_argument)]
+    baseline: Option<ModuleSource>,
+    /// Payload directories: the platform the payloads come from.
+    #[arg(long, value_enum)]
+    platform: Option<PlatformArg>,
+    /// Payload directories: the callback (KCO, Klix).
+    #[arg(long)]
+    callback: Option<String>,
+    /// Payload directories: the tenant's currency (Klix, Messenger).
+    #[arg(long)]
+    currency: Option<String>,
 }
 
 /// One decision of one record that did not replay the same.
@@ -77,6 +95,9 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
     let mut limits = Limits::default();
     if let Some(fuel) = args.fuel {
         limits.fuel = Some(fuel);
+    }
+    if args.log.is_dir() {
+        return replay_payloads(&args, &engine, &rules, limits);
     }
     let file = std::fs::File::open(&args.log)
         .with_context(|| format!("reading {}", args.log.display()))?;
@@ -149,16 +170,117 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
             report.same += 1;
         }
     }
+    finish(&args, &report)
+}
+
+fn finish(args: &ReplayArgs, report: &Report) -> anyhow::Result<ExitCode> {
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
-        print_report(&report, args.show);
+        print_report(report, args.show);
     }
     Ok(if report.different + report.failed > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A platform answer in comparable form, and whether the failure policy answered.
+fn answered(answer: &crate::protocols::Answer) -> (Value, bool, u64) {
+    let reply = &answer.reply;
+    let body = match &reply.body {
+        Body::Empty => Value::Null,
+        Body::Json(value) => value.clone(),
+        Body::RawJson(text) => serde_json::from_str(text).unwrap_or(Value::Null),
+        Body::Text(text) => Value::String(text.clone()),
+    };
+    let fell_back = answer
+        .decisions
+        .as_ref()
+        .is_some_and(|decisions| decisions.fallbacks().next().is_some());
+    let fuel = answer.decisions.as_ref().map_or(0, |d| d.usage.fuel);
+    (
+        json!({ "status": reply.status, "body": body }),
+        fell_back,
+        fuel,
+    )
+}
+
+/// Each payload answered by the baseline and by the candidate, compared.
+fn replay_payloads(
+    args: &ReplayArgs,
+    engine: &Engine,
+    candidate: &SharedRuleSet,
+    limits: Limits,
+) -> anyhow::Result<ExitCode> {
+    let baseline = args
+        .baseline
+        .as_ref()
+        .context("a payload directory needs --baseline (the module to compare with)")?
+        .load(engine)?;
+    let platform = args
+        .platform
+        .context("a payload directory needs --platform")?;
+    let settings = PlatformSettings {
+        currency: args.currency.clone(),
+        country: "LV".into(),
+        ..PlatformSettings::default()
+    };
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&args.log)?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<Result<_, _>>()?;
+    paths.retain(|path| path.extension().is_some_and(|ext| ext == "json"));
+    paths.sort();
+    let mut report = Report {
+        candidate: candidate.id().to_string(),
+        ..Report::default()
+    };
+    for (index, path) in paths.iter().enumerate() {
+        let input = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let answer = |rules: &SharedRuleSet| {
+            platform_answer(
+                platform,
+                args.callback.as_deref(),
+                &input,
+                &settings,
+                rules,
+                limits,
+            )
+            .with_context(|| path.display().to_string())
+        };
+        let (recorded, _, recorded_fuel) = answered(&answer(&baseline)?);
+        let (replayed, failed, candidate_fuel) = answered(&answer(candidate)?);
+        report.records += 1;
+        report.recorded_fuel += recorded_fuel;
+        report.candidate_fuel += candidate_fuel;
+        if failed {
+            report.failed += 1;
+        } else if recorded == replayed {
+            report.same += 1;
+            continue;
+        } else {
+            report.different += 1;
+        }
+        let mut fields = Vec::new();
+        diff("", &recorded, &replayed, &mut fields);
+        report.differences.push(Difference {
+            line: index + 1,
+            tenant: path
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            platform: format!("{platform:?}").to_lowercase(),
+            callback: args.callback.clone().unwrap_or_else(|| "webhook".into()),
+            decision: "response".into(),
+            recorded_module: baseline.id().to_string(),
+            recorded,
+            candidate: replayed,
+            fields,
+            redacted: Vec::new(),
+        });
+    }
+    finish(args, &report)
 }
 
 fn run(
