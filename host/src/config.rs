@@ -59,6 +59,10 @@ pub struct TenantConfig {
     /// What the host answers when the module fails.
     #[serde(default)]
     pub on_failure: FailurePolicy,
+    /// A candidate evaluated in the shadow of live traffic (`example:<name>` or a
+    /// `.wasm` path); the admin API can set, clear and promote one too.
+    #[serde(default)]
+    pub shadow: Option<String>,
     /// A directory of canonical carts (`*.json`) every candidate version must decide
     /// (tax, shipping, validate) within the limits before it may become active.
     #[serde(default)]

@@ -664,6 +664,21 @@ fn load_tenant(
         }
     };
     let loaded = BTreeMap::from([(active.version.clone(), active.rules.clone())]);
+    // The configuration's shadow candidate, else the persisted one.
+    if let Some(candidate) = &config.shadow {
+        let source: ModuleSource = candidate
+            .parse()
+            .with_context(|| format!("`{key}.shadow`"))?;
+        let bytes = source
+            .bytes()?
+            .with_context(|| format!("`{key}.shadow`: natively linked rules cannot be a shadow"))?;
+        gate_with(engine, &smoke, &config.limits, &bytes)
+            .map_err(|error| anyhow::anyhow!("`{key}.shadow`: {source} refused: {error}"))?;
+        state.shadow = Some(store.put(&bytes).context("storing the shadow module")?);
+        store
+            .save_tenant_state(name, &state)
+            .with_context(|| format!("saving the state of tenant {name}"))?;
+    }
     let shadow = state.shadow.clone().and_then(|version| {
         let restored = store
             .get(&version)

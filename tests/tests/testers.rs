@@ -557,3 +557,64 @@ fn replay_compares_two_modules_on_a_directory_of_payloads() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("--baseline"), "{}", run.stderr);
 }
+
+#[test]
+fn a_tenant_names_its_shadow_and_its_limits_in_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
+    let config = format!(
+        r#"
+listen = "127.0.0.1:0"
+state_dir = {state:?}
+[admin]
+listen = "127.0.0.1:0"
+token = {{ file = {token:?} }}
+[tenants.shop]
+module = "example:us-shop"
+shadow = {flat}
+limits = {{ fuel = 1000 }}
+[tenants.shop.messenger]
+unauthenticated = true
+"#,
+        state = dir.path().join("state").display().to_string(),
+        token = dir.path().join("token").display().to_string(),
+        flat = write_module(dir.path(), "flat-rate"),
+    );
+    let config_path = dir.path().join("rulegate.toml");
+    std::fs::write(&config_path, config).unwrap();
+
+    // `rulegate test` with the tenant's limits: 1,000 fuel is not enough.
+    let run = rulegate(&[
+        "test",
+        &examples_dir("us-shop"),
+        "--config",
+        config_path.to_str().unwrap(),
+        "--tenant",
+        "shop",
+    ]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("fuel"), "{}", run.stdout);
+
+    let config = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("limits = { fuel = 1000 }\n", "");
+    std::fs::write(&config_path, config).unwrap();
+    let server = Server::start(Some(&config_path));
+    let status = admin(&server, "GET", "/v1/tenants/shop", b"").json();
+    assert!(
+        status["shadow"]["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    let delivery = fixture("messenger/checkout_update_webhook.json");
+    let response = http::post_json(server.address, "/shop/messenger", &delivery);
+    assert_eq!(response.text(), US_ANSWER);
+    for _ in 0..400 {
+        if shadow_counts(&server)[1] + shadow_counts(&server)[3] == 1 {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("no shadow evaluation counted: {:?}", shadow_counts(&server));
+}
