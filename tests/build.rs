@@ -15,6 +15,10 @@ const MODULES: &[&str] = &[
     "core-module",
     "chatty",
     "flat-rate",
+    "huge-output",
+    "allocation-storm",
+    "imports-clock",
+    "imports-sockets",
 ];
 
 fn main() {

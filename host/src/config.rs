@@ -33,6 +33,10 @@ pub struct Config {
     /// Process-wide engine settings.
     #[serde(default)]
     pub engine: EngineSettings,
+    /// Limits of every listener: header and request deadlines, header size, the
+    /// shutdown grace period.
+    #[serde(default)]
+    pub http: crate::server::HttpSettings,
     /// The decision log (on by default, under the state directory).
     #[serde(default)]
     pub decision_log: crate::decision_log::DecisionLogSettings,

@@ -199,6 +199,87 @@ fn output_that_breaks_the_contract_is_refused() {
 }
 
 #[test]
+fn huge_output_is_a_contract_violation_bounded_by_the_memory_limit() {
+    let engine = engine();
+    let huge = load(&engine, module("huge-output"));
+    let cart = cart("EUR", "DE", 2);
+    let mut session = huge.session(&limits());
+    let error = session.shipping_options(&cart).unwrap_err();
+    let EngineError::ContractViolation(shipping) = &error else {
+        panic!("{error:?}")
+    };
+    assert!(shipping.contains("20000 shipping options"), "{shipping}");
+    let EngineError::ContractViolation(tax) = session.tax(&cart).unwrap_err() else {
+        panic!()
+    };
+    assert!(tax.contains("4194304 line rates"), "{tax}");
+    let EngineError::ContractViolation(verdict) = session.validate(&cart).unwrap_err() else {
+        panic!()
+    };
+    assert!(verdict.contains("4194304 bytes long"), "{verdict}");
+    // What the host reads back lives in the module's memory first: under a tighter
+    // limit the same answers cannot even be built.
+    let tight = Limits {
+        memory_bytes: 8 << 20,
+        ..limits()
+    };
+    let mut session = huge.session(&tight);
+    assert_eq!(
+        session.tax(&cart).unwrap_err(),
+        EngineError::MemoryLimit { limit: 8 << 20 }
+    );
+    assert!(session.usage().peak_memory_bytes <= 8 << 20);
+    still_serves(&engine);
+}
+
+#[test]
+fn an_allocation_storm_ends_on_fuel() {
+    let engine = engine();
+    let storm = load(&engine, module("allocation-storm"));
+    let limits = Limits {
+        fuel: Some(20_000_000),
+        ..limits()
+    };
+    for decision in 0..3 {
+        let mut session = storm.session(&limits);
+        let cart = cart("EUR", "DE", 1);
+        let error = match decision {
+            0 => session.tax(&cart).map(drop),
+            1 => session.shipping_options(&cart).map(drop),
+            _ => session.validate(&cart).map(drop),
+        }
+        .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                EngineError::FuelExhausted { .. } | EngineError::MemoryLimit { .. }
+            ),
+            "{error:?}"
+        );
+    }
+    still_serves(&engine);
+}
+
+#[test]
+fn components_importing_clocks_or_sockets_are_refused() {
+    let engine = engine();
+    for (name, interface) in [
+        ("imports-clock", "wasi:clocks/"),
+        ("imports-sockets", "wasi:sockets/"),
+    ] {
+        let error = engine.load(module(name)).unwrap_err();
+        let LoadError::ForbiddenImports(imports) = &error else {
+            panic!("{name}: {error}")
+        };
+        assert!(
+            imports.iter().any(|import| import.starts_with(interface)),
+            "{name}: {imports:?}"
+        );
+    }
+    still_serves(&engine);
+}
+
+#[test]
 fn a_core_module_is_refused() {
     let engine = engine();
     let error = engine.load(module("core-module")).unwrap_err();

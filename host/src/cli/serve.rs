@@ -88,30 +88,45 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let http = config.http;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(address)
             .await
             .with_context(|| format!("listening on {address}"))?;
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let mut admin_server = None;
         if let Some((address, admin_state)) = admin {
             let admin_listener = tokio::net::TcpListener::bind(address)
                 .await
                 .with_context(|| format!("admin API: listening on {address}"))?;
             // A stable line on stdout that scripts and tests wait for.
             println!("rulegate admin on http://{}", admin_listener.local_addr()?);
-            tokio::spawn(async move {
-                if let Err(error) = axum::serve(admin_listener, admin::router(admin_state)).await {
-                    tracing::error!(%error, "the admin API stopped");
-                }
-            });
+            let router = server::with_timeout(admin::router(admin_state), &http);
+            admin_server = Some(tokio::spawn(server::serve_router(
+                admin_listener,
+                router,
+                http,
+                stopping.clone(),
+            )));
         }
         if let Some(settings) = config.watch.clone() {
             tokio::spawn(watch::watch(settings, registry, metrics));
         }
+        tokio::spawn(async move {
+            server::shutdown_signal().await;
+            let _ = stop.send(true);
+        });
         // A stable line on stdout that scripts and tests wait for.
         println!("rulegate listening on http://{}", listener.local_addr()?);
-        server::serve(listener, state, server::shutdown_signal()).await
+        server::serve(listener, state, http, stopping).await?;
+        if let Some(admin_server) = admin_server {
+            let _ = admin_server.await;
+        }
+        anyhow::Ok(())
     })?;
+    // Every answered callback's decision record reaches the disk before exit.
     decision_log.flush(std::time::Duration::from_secs(5));
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,6 +2,8 @@
 //! layers applied to all of them; plus the glue every adapter's handlers share
 //! (reading bodies and queries, sending a [`Reply`], logging an answer).
 
+mod listener;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +18,10 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::timeout::TimeoutLayer;
+
+pub use listener::HttpSettings;
 
 use crate::decide::{Decider, Decisions};
 use crate::decision_log::{self, DecisionLog, Record};
@@ -303,19 +309,37 @@ fn first_line(message: &str) -> &str {
     message.lines().next().unwrap_or("")
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves, then finishes in-flight
-/// requests.
+/// Serves `state` on `listener` until `shutdown` turns true, then finishes in-flight
+/// requests within the grace period.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    http: HttpSettings,
+    shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
     tracing::info!(%address, "listening");
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    listener::serve(listener, with_timeout(router(state), &http), http, shutdown).await;
     Ok(())
+}
+
+/// Serves any router (the admin API) with the same connection limits and shutdown.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    http: HttpSettings,
+    shutdown: watch::Receiver<bool>,
+) {
+    listener::serve(listener, router, http, shutdown).await;
+}
+
+/// `router` answering 408 to a request that takes longer than the configured limit
+/// (a body that trickles in, ...).
+pub fn with_timeout(router: Router, http: &HttpSettings) -> Router {
+    router.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        Duration::from_millis(http.request_timeout_ms),
+    ))
 }
 
 /// Resolves on SIGINT or SIGTERM.
