@@ -63,6 +63,10 @@ pub struct TenantConfig {
     /// What the host answers when the module fails.
     #[serde(default)]
     pub on_failure: FailurePolicy,
+    /// Rule calls this tenant may run at once (default: one less than the cores, at
+    /// least one), so no tenant can take every executor slot.
+    #[serde(default)]
+    pub concurrency: Option<usize>,
     /// A candidate evaluated in the shadow of live traffic (`example:<name>` or a
     /// `.wasm` path); the admin API can set, clear and promote one too.
     #[serde(default)]

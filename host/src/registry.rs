@@ -133,6 +133,8 @@ pub struct Tenant {
     pub messenger: Option<messenger::Endpoint>,
     /// Carts every candidate version must decide within the limits.
     smoke: Vec<(String, Cart)>,
+    /// Rule calls the tenant may run at once (its share of the executor).
+    pub slots: Arc<tokio::sync::Semaphore>,
     active: ArcSwap<Active>,
     /// The candidate evaluated in the shadow of live traffic.
     shadow: ArcSwapOption<Active>,
@@ -515,6 +517,15 @@ fn remember(tenant: &Tenant, version: &str, rules: SharedRuleSet, state: &Tenant
     }
 }
 
+/// A tenant's default share of the executor: every core but one, so the other
+/// tenants always have a core whatever one tenant's module does.
+pub fn default_concurrency() -> usize {
+    std::thread::available_parallelism()
+        .map_or(2, usize::from)
+        .saturating_sub(1)
+        .max(1)
+}
+
 /// Reads the smoke carts: every `*.json` canonical cart in `dir`, by file name.
 fn smoke_carts(dir: &Path, key: &str) -> anyhow::Result<Vec<(String, Cart)>> {
     let mut carts = Vec::new();
@@ -708,6 +719,12 @@ fn load_tenant(
         klix,
         messenger,
         smoke,
+        slots: Arc::new(tokio::sync::Semaphore::new(
+            config
+                .concurrency
+                .unwrap_or_else(default_concurrency)
+                .max(1),
+        )),
         active: ArcSwap::from_pointee(active),
         shadow: ArcSwapOption::new(shadow),
         loaded: Mutex::new(loaded),

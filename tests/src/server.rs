@@ -21,6 +21,12 @@ impl Server {
     /// Starts `rulegate serve` with `config` (the embedded default when `None`) on
     /// 127.0.0.1 and an ephemeral port, and waits until it listens.
     pub fn start(config: Option<&Path>) -> Server {
+        Server::start_with(config, &[], None)
+    }
+
+    /// Like [`Server::start`], with extra environment variables and, when given, its
+    /// log (standard error) written to `log`.
+    pub fn start_with(config: Option<&Path>, env: &[(&str, &str)], log: Option<&Path>) -> Server {
         let workdir = tempfile::tempdir().expect("a working directory");
         let mut command = Command::new(binary());
         command
@@ -29,10 +35,17 @@ impl Server {
         if let Some(config) = config {
             command.arg("--config").arg(config);
         }
+        command.env("RULEGATE_LOG", "error");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let stderr = match log {
+            Some(path) => Stdio::from(std::fs::File::create(path).expect("creating the log file")),
+            None => Stdio::inherit(),
+        };
         let mut child = command
-            .env("RULEGATE_LOG", "error")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("starting rulegate serve");
         let stdout = child.stdout.take().expect("stdout is piped");
@@ -61,6 +74,22 @@ impl Server {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Sends SIGTERM and waits (at most `within`) for the process to exit; its exit
+    /// code, or `None` when it did not exit in time (it is then killed).
+    pub fn terminate(mut self, within: std::time::Duration) -> Option<i32> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let began = std::time::Instant::now();
+        while began.elapsed() < within {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
     }
 
     /// The process id, for signals.

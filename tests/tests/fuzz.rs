@@ -31,6 +31,7 @@ fn decider() -> Decider {
         policy: Arc::new(Policy::default()),
         executor: Executor::new(2),
         answer_within: Duration::from_secs(2),
+        tenant_slots: None,
     }
 }
 

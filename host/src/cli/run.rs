@@ -314,6 +314,7 @@ fn platform_decider(rules: &SharedRuleSet, limits: Limits) -> Decider {
         policy: Arc::new(Policy::default()),
         executor: Executor::new(1),
         answer_within: kco::ANSWER_WITHIN,
+        tenant_slots: None,
     }
 }
 

@@ -116,6 +116,9 @@ pub struct Decider {
     pub executor: Executor,
     /// The host-side deadline for all decisions of the callback, waiting included.
     pub answer_within: Duration,
+    /// The tenant's share of the executor: a tenant holds at most this semaphore's
+    /// permits at once, so one tenant's slow module cannot take every slot.
+    pub tenant_slots: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -142,7 +145,14 @@ impl Decider {
         let input = Arc::new(cart);
         let shared = input.clone();
         let work = move || run_session(&rules, &limits, &shared, &wanted_owned);
-        let raw = match tokio::time::timeout(self.answer_within, self.executor.run(work)).await {
+        let run = async {
+            let _slot = match &self.tenant_slots {
+                Some(slots) => Some(slots.clone().acquire_owned().await?),
+                None => None,
+            };
+            self.executor.run(work).await
+        };
+        let raw = match tokio::time::timeout(self.answer_within, run).await {
             Ok(Ok(raw)) => Ok(raw),
             Ok(Err(error)) => Err(Failure::Unavailable(error.to_string())),
             Err(_) => Err(Failure::TimedOut(self.answer_within)),
@@ -295,6 +305,7 @@ mod tests {
             policy: Arc::new(policy),
             executor: Executor::new(1),
             answer_within,
+            tenant_slots: None,
         }
     }
 

@@ -77,6 +77,7 @@ impl AppState {
             policy: tenant.policy(policy_key),
             executor: self.executor.clone(),
             answer_within,
+            tenant_slots: Some(tenant.slots.clone()),
         }
     }
 
