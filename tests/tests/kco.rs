@@ -454,6 +454,8 @@ fn hostile_tenants(dir: &Path) -> String {
         "panics",
         "deep-recursion",
         "bad-output",
+        "huge-output",
+        "allocation-storm",
     ] {
         extra.push_str(&format!(
             r#"
@@ -500,6 +502,8 @@ fn failing_modules_get_the_configured_answer_in_time() {
         "panics",
         "deep-recursion",
         "bad-output",
+        "huge-output",
+        "allocation-storm",
     ] {
         for callback in ["address_update", "country_change", "shipping_option_update"] {
             let began = Instant::now();

@@ -14,25 +14,34 @@ fn serves_health_with_the_embedded_default_configuration() {
 
 #[test]
 fn a_configuration_with_a_refused_module_does_not_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let module = dir.path().join("core.wasm");
-    std::fs::write(&module, rulegate_tests::module("core-module")).unwrap();
-    let config = dir.path().join("rulegate.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "listen = \"127.0.0.1:0\"\n[tenants.shop]\nmodule = {:?}\n",
-            module.display().to_string()
-        ),
-    )
-    .unwrap();
-    let output = std::process::Command::new(rulegate_tests::server::binary())
-        .args(["serve", "--config"])
-        .arg(&config)
-        .output()
+    for (name, reason) in [
+        ("core-module", "not a component"),
+        ("wrong-world", "does not implement"),
+        ("imports-filesystem", "wasi:filesystem"),
+        ("imports-clock", "wasi:clocks"),
+        ("imports-sockets", "wasi:sockets"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let module = dir.path().join(format!("{name}.wasm"));
+        std::fs::write(&module, rulegate_tests::module(name)).unwrap();
+        let config = dir.path().join("rulegate.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:0\"\nstate_dir = {:?}\n[tenants.shop]\nmodule = {:?}\n",
+                dir.path().join("state").display().to_string(),
+                module.display().to_string()
+            ),
+        )
         .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("loading tenant shop"), "{stderr}");
-    assert!(stderr.contains("not a component"), "{stderr}");
+        let output = std::process::Command::new(rulegate_tests::server::binary())
+            .args(["serve", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{name}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("loading tenant shop"), "{name}: {stderr}");
+        assert!(stderr.contains(reason), "{name}: {stderr}");
+    }
 }
