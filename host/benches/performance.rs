@@ -1,0 +1,787 @@
+//! rulegate's performance harness: `cargo bench -p rulegate --bench performance`.
+//!
+//! Measures, in one run on this machine, and writes `docs/PERFORMANCE.md`:
+//! - the engine: one decision on a fresh isolated instance, on a reused instance, and the
+//!   same rules compiled natively; 5-line and 200-line carts; fuel per decision;
+//! - end to end: the real server on loopback under a keep-alive load generator, KCO
+//!   address_update, Klix shipping cost and Messenger checkout_update, wasm rules and
+//!   native rules side by side, at 1, 16 and 64 connections;
+//! - isolation: a healthy tenant's latency while another tenant's module burns its
+//!   deadline on every call;
+//! - scale: start-up with 1,000 tenants from the precompiled cache versus compiling,
+//!   and resident memory per idle tenant.
+//!
+//! Every figure is quoted next to a baseline measured in the same run.
+//! `RULEGATE_BENCH_QUICK=1` shortens every phase (for a smoke run).
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use rsa::pkcs1v15::SigningKey;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::signature::{SignatureEncoding, Signer};
+use rulegate::engine::{Engine, EngineSettings, Limits, SharedRuleSet};
+use rulegate::model::{Address, Cart, Line, LineKind, Platform, Price, empty_cart};
+
+/// The guest build the build scripts use, for the test module the isolation run needs.
+mod guests {
+    include!("../build_guests.rs");
+
+    pub fn build(repository: &Path, workspace: &Path, crates: &[&str]) -> Vec<(String, PathBuf)> {
+        build_guests(repository, workspace, crates)
+    }
+}
+
+fn quick() -> bool {
+    std::env::var_os("RULEGATE_BENCH_QUICK").is_some()
+}
+
+fn repository() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host/ sits in the repository")
+        .to_path_buf()
+}
+
+fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes `--bench`; nothing else is accepted.
+    let mut report = String::new();
+    let began = Instant::now();
+    machine(&mut report)?;
+    eprintln!("engine …");
+    engine(&mut report)?;
+    eprintln!("end to end …");
+    end_to_end(&mut report)?;
+    eprintln!("scale …");
+    scale(&mut report)?;
+    let _ = writeln!(
+        report,
+        "\nThe whole run took {:.0} s.",
+        began.elapsed().as_secs_f64()
+    );
+    let path = repository().join("docs/PERFORMANCE.md");
+    std::fs::create_dir_all(path.parent().unwrap())?;
+    std::fs::write(&path, &report)?;
+    println!("{report}");
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn machine(out: &mut String) -> anyhow::Result<()> {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|line| line.starts_with("model name"))
+        .and_then(|line| line.split(':').nth(1))
+        .unwrap_or("unknown")
+        .trim()
+        .to_string();
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    writeln!(out, "# Performance\n")?;
+    writeln!(
+        out,
+        "Measured by `cargo bench -p rulegate --bench performance`, which writes this file. \
+         The machines are shared and noisy, so figures are quoted as ratios against a baseline \
+         measured in the same run; absolute times are only for orientation.\n"
+    )?;
+    writeln!(out, "| machine | |\n|---|---|")?;
+    writeln!(out, "| CPU | {cpu} × {cores} |")?;
+    writeln!(out, "| kernel | {} |", command_output("uname", &["-r"]))?;
+    writeln!(out, "| rustc | {} |", command_output("rustc", &["-V"]))?;
+    writeln!(out, "| wasmtime | 48.0.8 |")?;
+    writeln!(
+        out,
+        "| mode | {} |",
+        if quick() {
+            "quick (RULEGATE_BENCH_QUICK)"
+        } else {
+            "full"
+        }
+    )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------
+// Engine
+
+fn us_cart(lines: usize) -> Cart {
+    let mut cart = empty_cart(Platform::Kco, "USD", 1_767_225_600_000);
+    cart.lines = (0..lines)
+        .map(|index| Line {
+            reference: format!("SKU-{index}"),
+            name: format!("Item {index}"),
+            kind: LineKind::Physical,
+            quantity: 1_000 * (1 + index as u64 % 3),
+            unit_price: Some(Price {
+                amount: 1_000 + 137 * index as i64,
+                includes_tax: false,
+            }),
+            discount: 0,
+            tax_rate: None,
+            unit_weight_grams: Some(250),
+            attributes: Vec::new(),
+        })
+        .collect();
+    cart.shipping_address = Some(Address {
+        country: "US".into(),
+        region: Some("TX".into()),
+        postal_code: Some("78701".into()),
+        city: Some("Austin".into()),
+        street_lines: vec!["1 Congress Ave".into()],
+        organization: None,
+    });
+    cart
+}
+
+struct Timing {
+    median: Duration,
+    p99: Duration,
+}
+
+fn timing(mut samples: Vec<Duration>) -> Timing {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    Timing {
+        median: at(0.5),
+        p99: at(0.99),
+    }
+}
+
+fn micros(duration: Duration) -> String {
+    format!("{:.2} µs", duration.as_secs_f64() * 1e6)
+}
+
+/// One decision per sample: on a fresh instance each time, or on one reused instance.
+fn decide_samples(
+    rules: &SharedRuleSet,
+    cart: &Cart,
+    fresh: bool,
+    samples: usize,
+) -> (Timing, u64) {
+    let limits = Limits::default();
+    let mut durations = Vec::with_capacity(samples);
+    let fuel = {
+        let mut session = rules.session(&limits);
+        session.shipping_options(cart).unwrap().unwrap();
+        session.usage().fuel
+    };
+    let mut reused = rules.session(&limits);
+    for _ in 0..samples / 10 {
+        reused.shipping_options(cart).unwrap().unwrap();
+    }
+    for _ in 0..samples {
+        let began = Instant::now();
+        if fresh {
+            let mut session = rules.session(&limits);
+            std::hint::black_box(session.shipping_options(cart).unwrap().unwrap());
+        } else {
+            std::hint::black_box(reused.shipping_options(cart).unwrap().unwrap());
+        }
+        durations.push(began.elapsed());
+    }
+    (timing(durations), fuel)
+}
+
+fn engine(out: &mut String) -> anyhow::Result<()> {
+    let engine = Engine::new(EngineSettings::default(), None)?;
+    let example = rulegate::examples::find("us-shop").expect("the US example");
+    let wasm: SharedRuleSet = engine.load(example.wasm)?;
+    let native = example.native();
+    let samples = if quick() { 2_000 } else { 20_000 };
+    writeln!(out, "\n## Engine: one shipping decision, US shop\n")?;
+    writeln!(
+        out,
+        "A fresh isolated instance per decision (store, instantiate, call), a reused \
+         instance, and the same rules compiled natively, {samples} samples each.\n"
+    )?;
+    writeln!(
+        out,
+        "| cart | native median | wasm reused median | wasm fresh median | wasm fresh p99 | fresh ÷ native | fresh ÷ reused | fuel |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    for lines in [5, 200] {
+        let cart = us_cart(lines);
+        let (native_timing, _) = decide_samples(&native, &cart, true, samples);
+        let (reused, _) = decide_samples(&wasm, &cart, false, samples);
+        let (fresh, fuel) = decide_samples(&wasm, &cart, true, samples);
+        writeln!(
+            out,
+            "| {lines} lines | {} | {} | {} | {} | {:.1}× | {:.2}× | {fuel} |",
+            micros(native_timing.median),
+            micros(reused.median),
+            micros(fresh.median),
+            micros(fresh.p99),
+            fresh.median.as_secs_f64() / native_timing.median.as_secs_f64(),
+            fresh.median.as_secs_f64() / reused.median.as_secs_f64(),
+        )?;
+    }
+    let mut fuel_line = String::new();
+    for name in ["eu-shop", "us-shop", "catalog-shop"] {
+        let rules: SharedRuleSet = engine.load(rulegate::examples::find(name).unwrap().wasm)?;
+        let cart = match name {
+            "us-shop" => us_cart(200),
+            _ => {
+                let mut cart = us_cart(200);
+                cart.currency = if name == "eu-shop" { "EUR" } else { "SEK" }.into();
+                let country = if name == "eu-shop" { "DE" } else { "SE" };
+                if let Some(address) = cart.shipping_address.as_mut() {
+                    address.country = country.into();
+                    address.region = None;
+                }
+                for line in &mut cart.lines {
+                    line.unit_price = line.unit_price.map(|price| Price {
+                        includes_tax: true,
+                        ..price
+                    });
+                }
+                cart
+            }
+        };
+        let mut session = rules.session(&Limits::default());
+        let _ = session.tax(&cart);
+        let tax = session.usage().fuel;
+        let _ = session.shipping_options(&cart);
+        let shipping = session.usage().fuel - tax;
+        let _ = session.validate(&cart);
+        let validate = session.usage().fuel - tax - shipping;
+        let _ = writeln!(fuel_line, "| {name} | {tax} | {shipping} | {validate} |");
+    }
+    writeln!(
+        out,
+        "\nFuel per decision on a 200-line cart (target < 100,000):\n\n| example | tax | shipping-options | validate |\n|---|---|---|---|\n{fuel_line}"
+    )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------
+// End to end
+
+/// A running `rulegate serve`, killed on drop.
+struct Served {
+    child: Child,
+    address: SocketAddr,
+    began: Instant,
+    ready_after: Duration,
+}
+
+impl Served {
+    fn start(config: &Path, workdir: &Path) -> anyhow::Result<Served> {
+        let began = Instant::now();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rulegate"))
+            .current_dir(workdir)
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RULEGATE_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let address = loop {
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("rulegate serve exited before listening"))??;
+            if let Some(url) = line.strip_prefix("rulegate listening on http://") {
+                break url.trim().parse()?;
+            }
+        };
+        Ok(Served {
+            child,
+            address,
+            began,
+            ready_after: began.elapsed(),
+        })
+    }
+
+    fn resident_bytes(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| {
+                value
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map_or(0, |kib| kib * 1024)
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.began;
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request, as bytes, sent over and over on keep-alive connections.
+#[derive(Clone)]
+struct Scenario {
+    name: &'static str,
+    request: Vec<u8>,
+}
+
+fn request(target: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut head = format!(
+        "POST {target} HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// Reads one response; its status, or an error.
+fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<u16> {
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+    let mut length = 0usize;
+    loop {
+        line.clear();
+        reader.read_line(&mut line)?;
+        let trimmed = line.trim_end();
+        if trimmed.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = trimmed.split_once(':')
+            && name.eq_ignore_ascii_case("content-length")
+        {
+            length = value.trim().parse().unwrap_or(0);
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body)?;
+    Ok(status)
+}
+
+struct LoadResult {
+    errors: usize,
+    per_second: f64,
+    p50: Duration,
+    p99: Duration,
+}
+
+/// `connections` keep-alive clients send `scenario` for `duration` after a warm-up.
+fn load(
+    address: SocketAddr,
+    scenario: &Scenario,
+    connections: usize,
+    duration: Duration,
+) -> LoadResult {
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let stop = stop.clone();
+            let measuring = measuring.clone();
+            let request = scenario.request.clone();
+            std::thread::spawn(move || {
+                let mut latencies = Vec::new();
+                let mut errors = 0usize;
+                let connect = || -> std::io::Result<(TcpStream, BufReader<TcpStream>)> {
+                    let stream = TcpStream::connect(address)?;
+                    stream.set_nodelay(true)?;
+                    let reader = BufReader::new(stream.try_clone()?);
+                    Ok((stream, reader))
+                };
+                let mut connection = connect().ok();
+                while !stop.load(Ordering::Relaxed) {
+                    let Some((stream, reader)) = connection.as_mut() else {
+                        errors += 1;
+                        connection = connect().ok();
+                        continue;
+                    };
+                    let began = Instant::now();
+                    let result = stream
+                        .write_all(&request)
+                        .and_then(|()| read_response(reader));
+                    let elapsed = began.elapsed();
+                    let counted = measuring.load(Ordering::Relaxed);
+                    match result {
+                        Ok(200) if counted => latencies.push(elapsed),
+                        Ok(200) => {}
+                        Ok(_) if counted => errors += 1,
+                        Ok(_) => {}
+                        Err(_) => {
+                            if counted {
+                                errors += 1;
+                            }
+                            connection = connect().ok();
+                        }
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    std::thread::sleep(duration / 4);
+    measuring.store(true, Ordering::Relaxed);
+    let began = Instant::now();
+    std::thread::sleep(duration);
+    measuring.store(false, Ordering::Relaxed);
+    let measured = began.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for worker in workers {
+        let (mut worker_latencies, worker_errors) = worker.join().expect("a load worker");
+        latencies.append(&mut worker_latencies);
+        errors += worker_errors;
+    }
+    let requests = latencies.len();
+    let timing = if latencies.is_empty() {
+        Timing {
+            median: Duration::ZERO,
+            p99: Duration::ZERO,
+        }
+    } else {
+        timing(latencies)
+    };
+    LoadResult {
+        errors,
+        per_second: requests as f64 / measured.as_secs_f64(),
+        p50: timing.median,
+        p99: timing.p99,
+    }
+}
+
+fn millis(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1e3)
+}
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(repository().join("tests/fixtures").join(path)).expect("a fixture")
+}
+
+fn klix_tenant(name: &str, module: &str, keys: &Path) -> String {
+    format!(
+        r#"
+[tenants.{name}]
+module = "{module}"
+[tenants.{name}.klix]
+provider_key = {provider:?}
+currency = "SEK"
+country = "SE"
+[tenants.{name}.klix.api]
+url = "http://127.0.0.1:9"
+merchant_id = "bench"
+api_key = {{ file = {api_key:?} }}
+signing_key = {{ file = {signing:?} }}
+signing_key_id = "bench"
+"#,
+        provider = keys
+            .join("test_provider_certificate.pem")
+            .display()
+            .to_string(),
+        api_key = keys
+            .join("test_merchant_public_key.pem")
+            .display()
+            .to_string(),
+        signing = keys
+            .join("test_merchant_private_key.pem")
+            .display()
+            .to_string(),
+    )
+}
+
+fn end_to_end(out: &mut String) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let keys = repository().join("tests/fixtures/klix");
+    let burner = guests::build(
+        &repository(),
+        &repository().join("tests/modules"),
+        &["infinite-loop"],
+    )
+    .remove(0)
+    .1;
+    let mut config = format!(
+        "listen = \"127.0.0.1:0\"\nstate_dir = {:?}\n[decision_log]\nenabled = false\n",
+        dir.path().join("state").display().to_string()
+    );
+    for (name, module) in [("wasm", "example:us-shop"), ("native", "native:us-shop")] {
+        config.push_str(&format!(
+            "[tenants.{name}]\nmodule = \"{module}\"\n[tenants.{name}.kco]\nunauthenticated = true\n[tenants.{name}.messenger]\nunauthenticated = true\n"
+        ));
+    }
+    config.push_str(&klix_tenant("wasm-sek", "example:catalog-shop", &keys));
+    config.push_str(&klix_tenant("native-sek", "native:catalog-shop", &keys));
+    config.push_str(&format!(
+        "[tenants.burner]\nmodule = {:?}\nlimits = {{ fuel = 1000000000000, deadline_ms = 200 }}\n[tenants.burner.kco]\nunauthenticated = true\n",
+        burner.display().to_string()
+    ));
+    let config_path = dir.path().join("rulegate.toml");
+    std::fs::write(&config_path, config)?;
+    let server = Served::start(&config_path, dir.path())?;
+
+    // Klix gen 2: a signed JSON body.
+    let provider = SigningKey::<sha2::Sha256>::new(rsa::RsaPrivateKey::from_pkcs8_pem(
+        &std::fs::read_to_string(keys.join("test_provider_private_key.pem"))?,
+    )?);
+    let mut klix_body: serde_json::Value =
+        serde_json::from_slice(&fixture("klix/shipping_cost_request_payload.json"))?;
+    klix_body["items"] = serde_json::json!([
+        { "reference": "KAFFE-500", "quantity": 2.000 },
+        { "reference": "KOPP-VIT", "quantity": 1.000 },
+    ]);
+    klix_body.as_object_mut().unwrap().remove("order_items");
+    klix_body["shipping_method_id"] = "ombud".into();
+    klix_body["address"] = serde_json::json!({"city": "Stockholm", "address": "Drottninggatan 1", "postal_code": "111 51"});
+    let klix_body = klix_body.to_string().into_bytes();
+    let signature =
+        base64::engine::general_purpose::STANDARD.encode(provider.sign(&klix_body).to_bytes());
+
+    let kco = fixture("kco/address_update_request.json");
+    let messenger = fixture("messenger/checkout_update_webhook.json");
+    let scenarios = |kind: &str| -> Vec<Scenario> {
+        let sek = if kind == "wasm" {
+            "wasm-sek"
+        } else {
+            "native-sek"
+        };
+        vec![
+            Scenario {
+                name: "KCO address_update",
+                request: request(&format!("/{kind}/kco/address_update"), &[], &kco),
+            },
+            Scenario {
+                name: "Klix shipping_cost",
+                request: request(
+                    &format!("/{sek}/klix/shipping_cost"),
+                    &[("X-Klix-Signature", &signature)],
+                    &klix_body,
+                ),
+            },
+            Scenario {
+                name: "Messenger checkout_update",
+                request: request(&format!("/{kind}/messenger"), &[], &messenger),
+            },
+        ]
+    };
+    let duration = if quick() {
+        Duration::from_millis(800)
+    } else {
+        Duration::from_secs(3)
+    };
+    writeln!(out, "\n## End to end: the real server on loopback\n")?;
+    writeln!(
+        out,
+        "The load generator holds keep-alive connections and sends one callback after \
+         another for {:.1} s per row (after a warm-up), from the same machine; the server \
+         runs with the decision log off. `wasm` tenants run the example components, `native` \
+         tenants the same rules linked natively, in the same server process.\n",
+        duration.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "| callback | connections | wasm req/s | native req/s | wasm ÷ native | wasm p50 | wasm p99 | native p50 | native p99 | errors |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|")?;
+    let wasm_scenarios = scenarios("wasm");
+    let native_scenarios = scenarios("native");
+    for (wasm, native) in wasm_scenarios.iter().zip(&native_scenarios) {
+        for connections in [1, 16, 64] {
+            let w = load(server.address, wasm, connections, duration);
+            let n = load(server.address, native, connections, duration);
+            writeln!(
+                out,
+                "| {} | {connections} | {:.0} | {:.0} | {:.0} % | {} | {} | {} | {} | {} |",
+                wasm.name,
+                w.per_second,
+                n.per_second,
+                100.0 * w.per_second / n.per_second.max(1.0),
+                millis(w.p50),
+                millis(w.p99),
+                millis(n.p50),
+                millis(n.p99),
+                w.errors + n.errors,
+            )?;
+        }
+    }
+
+    // Isolation: the wasm tenant's Messenger latency alone, then while 4 clients keep
+    // the burner tenant's module at its 200 ms deadline.
+    let probe = &wasm_scenarios[2];
+    let burn = Scenario {
+        name: "burner",
+        request: request(
+            "/burner/kco/validation",
+            &[],
+            &fixture("kco/validation_request.json"),
+        ),
+    };
+    writeln!(out, "\n## Isolation\n")?;
+    writeln!(
+        out,
+        "A healthy tenant's Messenger checkout_update latency, alone and while 4 clients keep \
+         another tenant's module (an infinite loop) at its 200 ms deadline on every call.\n"
+    )?;
+    writeln!(
+        out,
+        "| connections | alone p50 | alone p99 | beside the burner p50 | beside the burner p99 | p50 ratio | p99 ratio | errors |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    for connections in [1, 16] {
+        let alone = load(server.address, probe, connections, duration);
+        let stop = Arc::new(AtomicBool::new(false));
+        let burning = {
+            let stop = stop.clone();
+            let burn = burn.clone();
+            let address = server.address;
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    load(address, &burn, 4, Duration::from_millis(400));
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let beside = load(server.address, probe, connections, duration);
+        stop.store(true, Ordering::Relaxed);
+        burning.join().expect("the burner");
+        writeln!(
+            out,
+            "| {connections} | {} | {} | {} | {} | {:.2}× | {:.2}× | {} |",
+            millis(alone.p50),
+            millis(alone.p99),
+            millis(beside.p50),
+            millis(beside.p99),
+            beside.p50.as_secs_f64() / alone.p50.as_secs_f64().max(1e-9),
+            beside.p99.as_secs_f64() / alone.p99.as_secs_f64().max(1e-9),
+            alone.errors + beside.errors,
+        )?;
+    }
+    drop(server);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------
+// Scale
+
+/// `component` with a custom section appended: another module (another hash), the
+/// same rules.
+fn variant(component: &[u8], index: usize) -> Vec<u8> {
+    fn leb128(mut value: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (value & 0x7f) as u8;
+            value >>= 7;
+            if value == 0 {
+                out.push(byte);
+                break;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let name = b"rulegate-bench";
+    let data = format!("tenant-{index}");
+    let mut payload = Vec::new();
+    leb128(name.len(), &mut payload);
+    payload.extend_from_slice(name);
+    payload.extend_from_slice(data.as_bytes());
+    let mut bytes = component.to_vec();
+    bytes.push(0);
+    leb128(payload.len(), &mut bytes);
+    bytes.extend_from_slice(&payload);
+    bytes
+}
+
+fn scale(out: &mut String) -> anyhow::Result<()> {
+    let tenants = if quick() { 100 } else { 1_000 };
+    let dir = tempfile::tempdir()?;
+    let modules = dir.path().join("modules");
+    std::fs::create_dir_all(&modules)?;
+    let component = rulegate::examples::find("us-shop").unwrap().wasm;
+    let write_config = |count: usize, state: &str| -> anyhow::Result<PathBuf> {
+        let mut config = format!(
+            "listen = \"127.0.0.1:0\"\nstate_dir = {:?}\n",
+            dir.path().join(state).display().to_string()
+        );
+        for index in 0..count {
+            let path = modules.join(format!("t{index}.wasm"));
+            if !path.exists() {
+                std::fs::write(&path, variant(component, index))?;
+            }
+            config.push_str(&format!(
+                "[tenants.t{index}]\nmodule = {:?}\n[tenants.t{index}.kco]\nunauthenticated = true\n",
+                path.display().to_string()
+            ));
+        }
+        let path = dir.path().join(format!("{state}.toml"));
+        std::fs::write(&path, config)?;
+        Ok(path)
+    };
+    let many = write_config(tenants, "many")?;
+    let one = write_config(1, "one")?;
+    let compiling = Served::start(&many, dir.path())?;
+    let compile_time = compiling.ready_after;
+    drop(compiling);
+    let cached = Served::start(&many, dir.path())?;
+    let cache_time = cached.ready_after;
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_many = cached.resident_bytes();
+    drop(cached);
+    let single = Served::start(&one, dir.path())?;
+    std::thread::sleep(Duration::from_millis(500));
+    let rss_one = single.resident_bytes();
+    let one_time = single.ready_after;
+    drop(single);
+    writeln!(out, "\n## Scale: {tenants} tenants\n")?;
+    writeln!(
+        out,
+        "Each tenant has its own module (the US shop with a distinct custom section, so a \
+         distinct hash and artifact).\n"
+    )?;
+    writeln!(out, "| | time to listening | ratio |\n|---|---|---|")?;
+    writeln!(
+        out,
+        "| first start: compile {tenants} modules | {:.2} s | 1 |",
+        compile_time.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "| restart from the precompiled cache | {:.2} s | {:.3} (target < 2 s for 1,000) |",
+        cache_time.as_secs_f64(),
+        cache_time.as_secs_f64() / compile_time.as_secs_f64()
+    )?;
+    writeln!(
+        out,
+        "| one tenant, from the cache | {:.2} s | |",
+        one_time.as_secs_f64()
+    )?;
+    let per_tenant = rss_many.saturating_sub(rss_one) as f64 / (tenants - 1) as f64;
+    writeln!(
+        out,
+        "\nResident memory: {:.1} MiB with {tenants} idle tenants, {:.1} MiB with one: \
+         {:.0} KiB per idle tenant.",
+        rss_many as f64 / (1 << 20) as f64,
+        rss_one as f64 / (1 << 20) as f64,
+        per_tenant / 1024.0
+    )?;
+    Ok(())
+}
