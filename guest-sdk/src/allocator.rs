@@ -6,6 +6,12 @@
 //! `Vec` growth and temporary strings). With the general-purpose allocator, allocating
 //! and freeing the cart's strings cost more fuel than most rules themselves.
 //!
+//! Blocks come first from a 1 MiB arena in the module's zero-initialised data, which is
+//! part of the instance's initial memory: a callback that fits in it never grows
+//! memory, and so costs the host no page-protection change per instance (each growth
+//! is one `mprotect` to grow and one to shrink the pooled slot back on the next
+//! instance). Past the arena, memory grows page by page as needed.
+//!
 //! The trade-off: memory freed in the middle of the heap is not reused, so a module
 //! that allocates and drops a lot in a loop grows towards its memory limit. Such a
 //! module can turn the feature off (`default-features = false`) to get Rust's standard
@@ -19,9 +25,20 @@ use core::cell::Cell;
 
 const PAGE: usize = 65536;
 
+/// The arena's size: a decision on a 200-line cart fits with room to spare.
+const ARENA_BYTES: usize = 256 << 10;
+
+/// Zero-initialised, so it costs no bytes in the module and no work at instantiation:
+/// only the pages a callback touches become resident.
+#[repr(C, align(16))]
+struct Arena([u8; ARENA_BYTES]);
+
+static mut ARENA: Arena = Arena([0; ARENA_BYTES]);
+
 /// The allocator state. Wasm rules modules are single-threaded.
 pub struct BumpAllocator {
     next: Cell<usize>,
+    /// 0 until the first allocation claims the arena.
     end: Cell<usize>,
 }
 
@@ -47,10 +64,17 @@ impl BumpAllocator {
         })
     }
 
-    /// Grows linear memory by enough pages for `layout`. The new pages continue the
-    /// current region unless something else grew memory in between (or this is the
-    /// first growth): then a new region starts at them.
+    /// Makes room for `layout`: the first time, by claiming the arena (here rather than
+    /// in `carve`, so the common path has no extra branch); after that, by growing
+    /// linear memory by enough pages. The new pages continue the current region unless
+    /// something else grew memory in between: then a new region starts at them.
     fn grow(&self, layout: Layout) -> bool {
+        if self.end.get() == 0 && layout.size() + layout.align() <= ARENA_BYTES {
+            let arena = (&raw const ARENA) as usize;
+            self.next.set(arena);
+            self.end.set(arena + ARENA_BYTES);
+            return true;
+        }
         let pages = (layout.size() + layout.align()).div_ceil(PAGE);
         let old = wasm32::memory_grow(0, pages);
         if old == usize::MAX {

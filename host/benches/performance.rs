@@ -12,7 +12,9 @@
 //!   and resident memory per idle tenant.
 //!
 //! Every figure is quoted next to a baseline measured in the same run.
-//! `RULEGATE_BENCH_QUICK=1` shortens every phase (for a smoke run).
+//! `RULEGATE_BENCH_QUICK=1` shortens every phase (for a smoke run);
+//! `RULEGATE_BENCH_ONLY=engine,end-to-end,scale` runs only the phases named (and then
+//! prints the report without writing the file).
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -50,22 +52,53 @@ fn repository() -> PathBuf {
         .to_path_buf()
 }
 
+/// The phases `RULEGATE_BENCH_ONLY` names, or `None` for all of them.
+fn only() -> Option<Vec<String>> {
+    let only = std::env::var("RULEGATE_BENCH_ONLY").ok()?;
+    Some(
+        only.split(',')
+            .map(|phase| phase.trim().to_string())
+            .collect(),
+    )
+}
+
 fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; nothing else is accepted.
+    type Phase = fn(&mut String) -> anyhow::Result<()>;
+    let phases: [(&str, Phase); 3] = [
+        ("engine", engine),
+        ("end-to-end", end_to_end),
+        ("scale", scale),
+    ];
+    let only = only();
+    if let Some(names) = &only
+        && let Some(unknown) = names
+            .iter()
+            .find(|name| !phases.iter().any(|(phase, _)| phase == name))
+    {
+        anyhow::bail!("RULEGATE_BENCH_ONLY: no phase {unknown:?} (engine, end-to-end, scale)");
+    }
     let mut report = String::new();
     let began = Instant::now();
     machine(&mut report)?;
-    eprintln!("engine …");
-    engine(&mut report)?;
-    eprintln!("end to end …");
-    end_to_end(&mut report)?;
-    eprintln!("scale …");
-    scale(&mut report)?;
+    for (name, phase) in phases {
+        if only
+            .as_ref()
+            .is_none_or(|names| names.iter().any(|n| n == name))
+        {
+            eprintln!("{name} …");
+            phase(&mut report)?;
+        }
+    }
     let _ = writeln!(
         report,
         "\nThe whole run took {:.0} s.",
         began.elapsed().as_secs_f64()
     );
+    if only.is_some() {
+        println!("{report}");
+        return Ok(());
+    }
     let path = repository().join("docs/PERFORMANCE.md");
     std::fs::create_dir_all(path.parent().unwrap())?;
     std::fs::write(&path, &report)?;
@@ -172,19 +205,24 @@ fn decide_samples(
     cart: &Cart,
     fresh: bool,
     samples: usize,
-) -> (Timing, u64) {
+) -> (Timing, u64, u64) {
     let limits = Limits::default();
     let mut durations = Vec::with_capacity(samples);
-    let fuel = {
+    let (fuel, memory) = {
         let mut session = rules.session(&limits);
         session.shipping_options(cart).unwrap().unwrap();
-        session.usage().fuel
+        (session.usage().fuel, session.usage().peak_memory_bytes)
     };
+    // A reused instance is replaced (and instantiated), untimed, every `REUSES` calls:
+    // the guest SDK's bump allocator never frees, so one instance cannot take calls
+    // forever.
+    const REUSES: usize = 25;
     let mut reused = rules.session(&limits);
-    for _ in 0..samples / 10 {
-        reused.shipping_options(cart).unwrap().unwrap();
-    }
-    for _ in 0..samples {
+    for call in 0..samples / 10 + samples {
+        if !fresh && call % REUSES == 0 {
+            reused = rules.session(&limits);
+            reused.shipping_options(cart).unwrap().unwrap();
+        }
         let began = Instant::now();
         if fresh {
             let mut session = rules.session(&limits);
@@ -192,9 +230,11 @@ fn decide_samples(
         } else {
             std::hint::black_box(reused.shipping_options(cart).unwrap().unwrap());
         }
-        durations.push(began.elapsed());
+        if call >= samples / 10 {
+            durations.push(began.elapsed());
+        }
     }
-    (timing(durations), fuel)
+    (timing(durations), fuel, memory)
 }
 
 fn engine(out: &mut String) -> anyhow::Result<()> {
@@ -211,23 +251,24 @@ fn engine(out: &mut String) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "| cart | native median | wasm reused median | wasm fresh median | wasm fresh p99 | fresh ÷ native | fresh ÷ reused | fuel |"
+        "| cart | native median | wasm reused median | wasm fresh median | wasm fresh p99 | fresh ÷ native | fresh ÷ reused | fuel | memory |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
     for lines in [5, 200] {
         let cart = us_cart(lines);
-        let (native_timing, _) = decide_samples(&native, &cart, true, samples);
-        let (reused, _) = decide_samples(&wasm, &cart, false, samples);
-        let (fresh, fuel) = decide_samples(&wasm, &cart, true, samples);
+        let (native_timing, _, _) = decide_samples(&native, &cart, true, samples);
+        let (reused, _, _) = decide_samples(&wasm, &cart, false, samples);
+        let (fresh, fuel, memory) = decide_samples(&wasm, &cart, true, samples);
         writeln!(
             out,
-            "| {lines} lines | {} | {} | {} | {} | {:.1}× | {:.2}× | {fuel} |",
+            "| {lines} lines | {} | {} | {} | {} | {:.1}× | {:.2}× | {fuel} | {} KiB |",
             micros(native_timing.median),
             micros(reused.median),
             micros(fresh.median),
             micros(fresh.p99),
             fresh.median.as_secs_f64() / native_timing.median.as_secs_f64(),
             fresh.median.as_secs_f64() / reused.median.as_secs_f64(),
+            memory >> 10,
         )?;
     }
     let mut fuel_line = String::new();

@@ -74,7 +74,7 @@ impl EngineSettings {
         // Reset a reused slot by re-zeroing the first MiB in place (and, with the
         // PAGEMAP_SCAN ioctl, only the pages actually touched) instead of madvise: that
         // avoids TLB shootdowns across threads, which otherwise halve throughput.
-        pool.linear_memory_keep_resident(1 << 20);
+        pool.linear_memory_keep_resident(4 << 20);
         pool.table_keep_resident(64 << 10);
         pool.pagemap_scan(Enabled::Auto);
         pool

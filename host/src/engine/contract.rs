@@ -3,6 +3,7 @@
 //! answers instead: the host never forwards a malformed decision to a platform.
 
 use std::collections::HashSet;
+use std::fmt;
 
 use super::EngineError;
 pub use crate::model::MAX_AMOUNT;
@@ -23,7 +24,14 @@ fn violation(message: String) -> EngineError {
     EngineError::ContractViolation(message)
 }
 
-fn check_text(what: &str, text: &str, max: usize, required: bool) -> Result<(), EngineError> {
+// `what` names the checked value only in the error: callers pass `format_args!`, so
+// nothing is formatted on the success path.
+fn check_text(
+    what: impl fmt::Display,
+    text: &str,
+    max: usize,
+    required: bool,
+) -> Result<(), EngineError> {
     if required && text.trim().is_empty() {
         return Err(violation(format!("{what} is empty")));
     }
@@ -36,7 +44,7 @@ fn check_text(what: &str, text: &str, max: usize, required: bool) -> Result<(), 
     Ok(())
 }
 
-fn check_rate(what: &str, rate: u32) -> Result<(), EngineError> {
+fn check_rate(what: impl fmt::Display, rate: u32) -> Result<(), EngineError> {
     if rate > MAX_RATE {
         return Err(violation(format!(
             "{what} is {rate} basis points (at most {MAX_RATE})"
@@ -77,7 +85,7 @@ pub fn check_shipping(
     }
     let mut ids = HashSet::new();
     for option in options {
-        let what = |field: &str| format!("shipping option {:?}: {field}", option.id);
+        let id = &option.id;
         check_text("a shipping option id", &option.id, MAX_ID_BYTES, true)?;
         if !ids.insert(option.id.as_str()) {
             return Err(violation(format!(
@@ -85,24 +93,31 @@ pub fn check_shipping(
                 option.id
             )));
         }
-        check_text(&what("name"), &option.name, MAX_TEXT_BYTES, true)?;
         check_text(
-            &what("description"),
+            format_args!("shipping option {id:?}: name"),
+            &option.name,
+            MAX_TEXT_BYTES,
+            true,
+        )?;
+        check_text(
+            format_args!("shipping option {id:?}: description"),
             option.description.as_deref().unwrap_or(""),
             MAX_TEXT_BYTES,
             false,
         )?;
         check_text(
-            &what("carrier"),
+            format_args!("shipping option {id:?}: carrier"),
             option.carrier.as_deref().unwrap_or(""),
             MAX_ID_BYTES,
             false,
         )?;
-        check_rate(&what("tax rate"), option.tax_rate)?;
+        check_rate(
+            format_args!("shipping option {id:?}: tax rate"),
+            option.tax_rate,
+        )?;
         if !(0..=MAX_AMOUNT).contains(&option.price.amount) {
             return Err(violation(format!(
-                "{} is {} (from 0 to {MAX_AMOUNT})",
-                what("price"),
+                "shipping option {id:?}: price is {} (from 0 to {MAX_AMOUNT})",
                 option.price.amount
             )));
         }
@@ -131,7 +146,7 @@ pub fn check_tax(cart: &Cart, decided: &Decided<TaxDecision>) -> Result<(), Engi
         )));
     }
     for (index, rate) in decision.line_rates.iter().enumerate() {
-        check_rate(&format!("the rate of line {index}"), *rate)?;
+        check_rate(format_args!("the rate of line {index}"), *rate)?;
     }
     if decision.separate.len() > MAX_SEPARATE_TAXES {
         return Err(violation(format!(
@@ -147,7 +162,7 @@ pub fn check_tax(cart: &Cart, decided: &Decided<TaxDecision>) -> Result<(), Engi
             true,
         )?;
         check_text("a separate tax name", &tax.name, MAX_TEXT_BYTES, true)?;
-        check_rate(&format!("separate tax {:?}", tax.reference), tax.rate)?;
+        check_rate(format_args!("separate tax {:?}", tax.reference), tax.rate)?;
         let mut seen = HashSet::new();
         for &index in &tax.lines {
             if index as usize >= cart.lines.len() {
