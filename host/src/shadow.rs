@@ -80,16 +80,16 @@ impl ShadowRunner {
             let limits = live.limits;
             let cart = input.clone();
             let ran = executor
-                .run(move || {
-                    let mut session = rules.session(&limits);
-                    let answers: Vec<(Value, bool)> = names
-                        .iter()
-                        .map(|name| match name.as_str() {
-                            "tax" => outcome(session.tax(&cart)),
-                            "shipping-options" => outcome(session.shipping_options(&cart)),
-                            _ => outcome(session.validate(&cart)),
-                        })
-                        .collect();
+                .run(async {
+                    let mut session = rules.session_async(&limits);
+                    let mut answers: Vec<(Value, bool)> = Vec::with_capacity(names.len());
+                    for name in &names {
+                        answers.push(match name.as_str() {
+                            "tax" => outcome(session.tax(&cart).await),
+                            "shipping-options" => outcome(session.shipping_options(&cart).await),
+                            _ => outcome(session.validate(&cart).await),
+                        });
+                    }
                     (answers, session.usage().clone())
                 })
                 .await;

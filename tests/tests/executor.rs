@@ -1,4 +1,5 @@
-//! Rule calls run off the async executor, a bounded number at a time.
+//! Rule calls are awaited on the runtime's threads, a bounded number at a time, and a
+//! long-running module yields to the runtime on every deadline-clock tick.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
@@ -8,7 +9,7 @@ use rulegate::engine::{EngineError, Executor, Limits};
 use rulegate_tests::{cart, engine, limits, load, module};
 
 /// On a single-threaded runtime, a task keeps running while a module spins until its
-/// deadline: the call is not on the runtime's thread.
+/// deadline: the module yields on every tick instead of holding the thread.
 #[tokio::test(flavor = "current_thread")]
 async fn a_stuck_module_does_not_block_the_runtime() {
     let engine = engine();
@@ -29,12 +30,11 @@ async fn a_stuck_module_does_not_block_the_runtime() {
         deadline_ms: 300,
         ..limits()
     };
+    let cart = cart("EUR", "DE", 1);
     let outcome = executor
-        .run(move || {
-            looping
-                .session(&limits)
-                .tax(&cart("EUR", "DE", 1))
-                .map(|_| ())
+        .run(async {
+            let mut session = looping.session_async(&limits);
+            session.tax(&cart).await.map(|_| ())
         })
         .await
         .unwrap();
@@ -55,10 +55,10 @@ async fn at_most_the_configured_number_of_calls_run_at_once() {
         let (executor, running, most) = (executor.clone(), running.clone(), most.clone());
         tokio::spawn(async move {
             executor
-                .run(move || {
+                .run(async move {
                     let now = running.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(now, Ordering::SeqCst);
-                    std::thread::sleep(Duration::from_millis(20));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                     running.fetch_sub(1, Ordering::SeqCst);
                 })
                 .await
@@ -73,19 +73,19 @@ async fn at_most_the_configured_number_of_calls_run_at_once() {
         "{} calls ran at once",
         most.load(Ordering::SeqCst)
     );
-    assert!(most.load(Ordering::SeqCst) >= 1);
+    assert_eq!(most.load(Ordering::SeqCst), 2, "the calls did not overlap");
 }
 
 #[tokio::test]
 async fn a_panicking_call_is_an_error_not_a_crash() {
     let executor = Executor::new(1);
     let error = executor
-        .run(|| -> u32 { panic!("boom") })
+        .run(async { panic!("boom") as u32 })
         .await
         .unwrap_err();
     assert!(error.to_string().contains("rule call failed"), "{error}");
     assert_eq!(
-        executor.run(|| 7).await.unwrap(),
+        executor.run(async { 7 }).await.unwrap(),
         7,
         "the executor keeps working"
     );

@@ -137,20 +137,17 @@ impl Decider {
     /// in time, traps or breaks the contract gets the policy's answer.
     pub async fn decide(&self, cart: Cart, wanted: &[DecisionKind]) -> Decisions {
         let module = self.rules.id().to_string();
-        let rules = self.rules.clone();
-        let limits = self.limits;
-        let wanted_owned = wanted.to_vec();
-        // The blocking thread shares the cart; it stays here for the decision log even
-        // when the deadline passes first.
+        // Shared with the decision log, which keeps the input even when the deadline
+        // passes first.
         let input = Arc::new(cart);
-        let shared = input.clone();
-        let work = move || run_session(&rules, &limits, &shared, &wanted_owned);
         let run = async {
             let _slot = match &self.tenant_slots {
                 Some(slots) => Some(slots.clone().acquire_owned().await?),
                 None => None,
             };
-            self.executor.run(work).await
+            self.executor
+                .run(run_session(&self.rules, &self.limits, &input, wanted))
+                .await
         };
         let raw = match tokio::time::timeout(self.answer_within, run).await {
             Ok(Ok(raw)) => Ok(raw),
@@ -223,19 +220,19 @@ fn flatten<T>(result: Result<Decided<T>, EngineError>) -> Result<Result<T, Rejec
     }
 }
 
-fn run_session(
+async fn run_session(
     rules: &SharedRuleSet,
     limits: &Limits,
     cart: &Cart,
     wanted: &[DecisionKind],
 ) -> Raw {
-    let mut session = rules.session(limits);
+    let mut session = rules.session_async(limits);
     let mut raw = Raw::default();
     for kind in wanted {
         match kind {
-            DecisionKind::Tax => raw.tax = Some(session.tax(cart)),
-            DecisionKind::Shipping => raw.shipping = Some(session.shipping_options(cart)),
-            DecisionKind::Validate => raw.validate = Some(session.validate(cart)),
+            DecisionKind::Tax => raw.tax = Some(session.tax(cart).await),
+            DecisionKind::Shipping => raw.shipping = Some(session.shipping_options(cart).await),
+            DecisionKind::Validate => raw.validate = Some(session.validate(cart).await),
         }
     }
     raw.usage = session.usage().clone();
@@ -245,7 +242,7 @@ fn run_session(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{RuleSet, Session};
+    use crate::engine::{AsyncSession, Deciding, RuleSet};
     use crate::model::Platform;
 
     /// Rules that take `delay` per decision and then decline with `answer`.
@@ -258,7 +255,7 @@ mod tests {
         fn id(&self) -> &str {
             "native:slow"
         }
-        fn session(&self, _limits: &Limits) -> Box<dyn Session + '_> {
+        fn session_async(&self, _limits: &Limits) -> Box<dyn AsyncSession + '_> {
             Box::new(Slow {
                 delay: self.delay,
                 usage: Usage::default(),
@@ -266,24 +263,30 @@ mod tests {
         }
     }
 
-    impl Session for Slow {
-        fn shipping_options(
-            &mut self,
-            _cart: &Cart,
-        ) -> Result<Decided<Vec<ShippingOption>>, EngineError> {
-            std::thread::sleep(self.delay);
-            Ok(Err(RuleError::AddressUnsupported(
-                "No delivery there.".into(),
-            )))
+    impl AsyncSession for Slow {
+        fn shipping_options<'a>(
+            &'a mut self,
+            _cart: &'a Cart,
+        ) -> Deciding<'a, Vec<ShippingOption>> {
+            Box::pin(async move {
+                tokio::time::sleep(self.delay).await;
+                Ok(Err(RuleError::AddressUnsupported(
+                    "No delivery there.".into(),
+                )))
+            })
         }
-        fn tax(&mut self, _cart: &Cart) -> Result<Decided<TaxDecision>, EngineError> {
-            std::thread::sleep(self.delay);
-            Ok(Err(RuleError::CannotDecide("no rate table".into())))
+        fn tax<'a>(&'a mut self, _cart: &'a Cart) -> Deciding<'a, TaxDecision> {
+            Box::pin(async move {
+                tokio::time::sleep(self.delay).await;
+                Ok(Err(RuleError::CannotDecide("no rate table".into())))
+            })
         }
-        fn validate(&mut self, _cart: &Cart) -> Result<Decided<Verdict>, EngineError> {
-            std::thread::sleep(self.delay);
-            Err(EngineError::Trap {
-                message: "unreachable".into(),
+        fn validate<'a>(&'a mut self, _cart: &'a Cart) -> Deciding<'a, Verdict> {
+            Box::pin(async move {
+                tokio::time::sleep(self.delay).await;
+                Err(EngineError::Trap {
+                    message: "unreachable".into(),
+                })
             })
         }
         fn usage(&self) -> &Usage {

@@ -7,4 +7,6 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "rules",
     additional_derives: [serde::Serialize, serde::Deserialize, PartialEq, Eq],
+    // Decisions are awaited: a module yields to the runtime on every deadline-clock tick.
+    exports: { default: async },
 });

@@ -1,12 +1,17 @@
-//! Runs rule calls off the async executor: a blocking thread per call, at most a fixed
-//! number at once, so a slow module cannot stall the server's I/O and the instance pool
-//! is never oversubscribed.
+//! Bounds how many rule calls run at once. Calls are awaited where they are made, on
+//! the server's own threads (a module yields on every deadline-clock tick), so there is
+//! no hand-off to another thread; the bound keeps the instance pool from being
+//! oversubscribed and leaves the runtime room for I/O.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use tokio::sync::Semaphore;
 
-/// Bounded execution of blocking rule calls.
+/// Bounded execution of rule calls.
 #[derive(Debug, Clone)]
 pub struct Executor {
     permits: Arc<Semaphore>,
@@ -25,16 +30,33 @@ impl Executor {
         Self::new(std::thread::available_parallelism().map_or(2, usize::from))
     }
 
-    /// Runs `work` on a blocking thread once a slot is free and returns its result.
-    /// A panic in `work` is returned as an error rather than propagated.
-    pub async fn run<T, F>(&self, work: F) -> anyhow::Result<T>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
+    /// Awaits `work` once a slot is free and returns its result. A panic in `work` is
+    /// returned as an error rather than propagated.
+    pub async fn run<F: Future>(&self, work: F) -> anyhow::Result<F::Output> {
         let _permit = self.permits.clone().acquire_owned().await?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|error| anyhow::anyhow!("rule call failed: {error}"))
+        CatchPanic(Box::pin(work)).await
+    }
+}
+
+/// Turns a panic while polling the inner future into an error.
+struct CatchPanic<F>(Pin<Box<F>>);
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = anyhow::Result<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.0.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(context))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|text| text.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into());
+                Poll::Ready(Err(anyhow::anyhow!("rule call failed: {message}")))
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! returns decisions, checked against the contract, with a [`Usage`] report.
 
 pub(crate) mod bindings;
+mod blocking;
 mod cache;
 mod config;
 mod contract;
@@ -17,8 +18,11 @@ mod native;
 mod usage;
 mod wasm;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
+pub use blocking::block_on;
 pub use cache::ArtifactCache;
 pub use config::EngineSettings;
 pub use error::{EngineError, LoadError};
@@ -38,13 +42,21 @@ pub trait RuleSet: Send + Sync + 'static {
     fn id(&self) -> &str;
 
     /// Starts the decisions of one callback: a fresh, isolated instance under `limits`.
-    fn session(&self, limits: &Limits) -> Box<dyn Session + '_>;
+    /// The server awaits these on its own threads: a module yields back to the runtime
+    /// on every deadline-clock tick, so a slow one never holds a thread for long.
+    fn session_async(&self, limits: &Limits) -> Box<dyn AsyncSession + '_>;
+
+    /// The same session, each decision run to completion on the calling thread (for
+    /// the command line, the activation gate and tests).
+    fn session(&self, limits: &Limits) -> Box<dyn Session + '_> {
+        Box::new(blocking::Blocking(self.session_async(limits)))
+    }
 }
 
 /// The decisions of one callback, made on one isolated instance. A decision that fails
 /// (trap, fuel, deadline, memory, contract) does not poison the next: it runs on a fresh
 /// instance.
-pub trait Session {
+pub trait Session: Send {
     /// The `shipping-options` decision, checked against the contract.
     fn shipping_options(
         &mut self,
@@ -56,6 +68,25 @@ pub trait Session {
 
     /// The `validate` decision, checked against the contract.
     fn validate(&mut self, cart: &Cart) -> Result<Decided<Verdict>, EngineError>;
+
+    /// What the session has used so far.
+    fn usage(&self) -> &Usage;
+}
+
+/// One decision in progress.
+pub type Deciding<'a, T> =
+    Pin<Box<dyn Future<Output = Result<Decided<T>, EngineError>> + Send + 'a>>;
+
+/// [`Session`] for async callers: the same decisions, awaited.
+pub trait AsyncSession: Send {
+    /// The `shipping-options` decision, checked against the contract.
+    fn shipping_options<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Vec<ShippingOption>>;
+
+    /// The `tax` decision, checked against the contract.
+    fn tax<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, TaxDecision>;
+
+    /// The `validate` decision, checked against the contract.
+    fn validate<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Verdict>;
 
     /// What the session has used so far.
     fn usage(&self) -> &Usage;

@@ -7,7 +7,9 @@ use std::time::Instant;
 
 use rulegate_sdk as sdk;
 
-use super::{EngineError, Limits, LogEntry, RuleSet, Session, Usage, contract};
+use super::{
+    AsyncSession, Deciding, EngineError, Limits, LogEntry, RuleSet, Session, Usage, contract,
+};
 use crate::model::{self as m, Cart, Decided, ShippingOption, TaxDecision, Verdict};
 
 /// A [`sdk::Rules`] implementation linked into the host.
@@ -32,6 +34,13 @@ impl<R: sdk::Rules + 'static> RuleSet for NativeRules<R> {
     }
 
     fn session(&self, _limits: &Limits) -> Box<dyn Session + '_> {
+        Box::new(NativeSession::<R> {
+            usage: Usage::default(),
+            rules: PhantomData,
+        })
+    }
+
+    fn session_async(&self, _limits: &Limits) -> Box<dyn AsyncSession + '_> {
         Box::new(NativeSession::<R> {
             usage: Usage::default(),
             rules: PhantomData,
@@ -90,6 +99,25 @@ impl<R: sdk::Rules> Session for NativeSession<R> {
         let decided = self.call(cart, R::validate);
         contract::check_verdict(&decided)?;
         Ok(decided)
+    }
+
+    fn usage(&self) -> &Usage {
+        &self.usage
+    }
+}
+
+/// Native decisions never wait: each is ready when asked for.
+impl<R: sdk::Rules> AsyncSession for NativeSession<R> {
+    fn shipping_options<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Vec<ShippingOption>> {
+        Box::pin(std::future::ready(Session::shipping_options(self, cart)))
+    }
+
+    fn tax<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, TaxDecision> {
+        Box::pin(std::future::ready(Session::tax(self, cart)))
+    }
+
+    fn validate<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Verdict> {
+        Box::pin(std::future::ready(Session::validate(self, cart)))
     }
 
     fn usage(&self) -> &Usage {

@@ -1,15 +1,20 @@
 //! Rules modules as WebAssembly components: loading (check, compile or load from the
 //! cache, type-check against the world) and running (a fresh store and instance per
 //! callback from the pre-instantiated handle, under the tenant's limits).
+//!
+//! Calls are async: the server awaits them on its own threads, with no hand-off to a
+//! blocking pool. A module yields back to the runtime on every tick of the deadline
+//! clock, so one that runs long shares its thread, and is interrupted at its deadline.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasData, HasSelf, Linker, ResourceTable};
-use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::cli::{WasiCli, WasiCliCtx, WasiCliCtxView};
 
 use super::bindings::rulegate::checkout::host::{Host, LogLevel};
@@ -17,8 +22,8 @@ use super::bindings::{Rules, RulesPre};
 use super::contract;
 use super::inspect::{self, Inspection};
 use super::{
-    ArtifactCache, EngineError, EngineSettings, Limits, LoadError, LogEntry, RuleSet, Session,
-    Usage,
+    ArtifactCache, AsyncSession, Deciding, EngineError, EngineSettings, Limits, LoadError,
+    LogEntry, RuleSet, Usage,
 };
 use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
 
@@ -189,7 +194,7 @@ impl Engine {
 /// not linked at all, so a component that needs them cannot be instantiated.
 fn sandbox_linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<CallState>> {
     use wasmtime_wasi::p2::bindings::cli;
-    use wasmtime_wasi::p2::bindings::sync::io;
+    use wasmtime_wasi_io::bindings::wasi::io;
 
     let wrap = |error: wasmtime::Error| anyhow::anyhow!("linking the sandbox: {error:?}");
     let mut linker = Linker::<CallState>::new(engine);
@@ -205,8 +210,7 @@ fn sandbox_linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<CallState>
     cli::terminal_stdin::add_to_linker::<CallState, WasiCli>(l, cli_view).map_err(wrap)?;
     cli::terminal_stdout::add_to_linker::<CallState, WasiCli>(l, cli_view).map_err(wrap)?;
     cli::terminal_stderr::add_to_linker::<CallState, WasiCli>(l, cli_view).map_err(wrap)?;
-    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<CallState, Table>(l, table)
-        .map_err(wrap)?;
+    io::error::add_to_linker::<CallState, Table>(l, table).map_err(wrap)?;
     io::poll::add_to_linker::<CallState, Table>(l, table).map_err(wrap)?;
     io::streams::add_to_linker::<CallState, Table>(l, table).map_err(wrap)?;
     Ok(linker)
@@ -278,7 +282,7 @@ impl RuleSet for WasmRules {
         &self.id
     }
 
-    fn session(&self, limits: &Limits) -> Box<dyn Session + '_> {
+    fn session_async(&self, limits: &Limits) -> Box<dyn AsyncSession + '_> {
         Box::new(WasmSession {
             rules: self,
             limits: *limits,
@@ -368,16 +372,69 @@ struct WasmSession<'a> {
     usage: Usage,
 }
 
+/// One export of the contract, called with a cart.
+trait Export: Send {
+    type Output: Send;
+
+    fn call<'a>(
+        &'a self,
+        rules: &'a Rules,
+        store: &'a mut Store<CallState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a;
+}
+
+struct ShippingOptionsOf<'c>(&'c Cart);
+struct TaxOf<'c>(&'c Cart);
+struct ValidateOf<'c>(&'c Cart);
+
+impl Export for ShippingOptionsOf<'_> {
+    type Output = Decided<Vec<ShippingOption>>;
+
+    fn call<'a>(
+        &'a self,
+        rules: &'a Rules,
+        store: &'a mut Store<CallState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
+        rules
+            .rulegate_checkout_decisions()
+            .call_shipping_options(store, self.0)
+    }
+}
+
+impl Export for TaxOf<'_> {
+    type Output = Decided<TaxDecision>;
+
+    fn call<'a>(
+        &'a self,
+        rules: &'a Rules,
+        store: &'a mut Store<CallState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
+        rules.rulegate_checkout_decisions().call_tax(store, self.0)
+    }
+}
+
+impl Export for ValidateOf<'_> {
+    type Output = Decided<Verdict>;
+
+    fn call<'a>(
+        &'a self,
+        rules: &'a Rules,
+        store: &'a mut Store<CallState>,
+    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
+        rules
+            .rulegate_checkout_decisions()
+            .call_validate(store, self.0)
+    }
+}
+
 impl WasmSession<'_> {
     fn budget(&self) -> u64 {
         self.limits.fuel.unwrap_or(u64::MAX)
     }
 
-    /// Epoch ticks left until the callback's deadline, or `None` once it has passed.
-    fn ticks_left(&self) -> Option<u64> {
-        let left = self.limits.deadline().checked_sub(self.started.elapsed())?;
-        let tick = self.rules.engine.settings().epoch_tick().as_nanos();
-        Some((left.as_nanos().div_ceil(tick) as u64).max(1))
+    /// When the callback's deadline passes.
+    fn deadline(&self) -> Instant {
+        self.started + self.limits.deadline()
     }
 
     fn new_store(&self) -> Store<CallState> {
@@ -394,29 +451,35 @@ impl WasmSession<'_> {
         };
         let mut store = Store::new(self.rules.engine.wasmtime(), state);
         store.limiter(|state| &mut state.memory);
-        store.epoch_deadline_trap();
+        // On every tick: yield to the runtime, or stop the module once its deadline
+        // has passed.
+        let deadline = self.deadline();
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
         store
     }
 
     /// Runs one export on the live instance (instantiating one first if needed) under
     /// a fresh fuel budget, records usage, and classifies failures.
-    fn call<T>(
-        &mut self,
-        run: impl FnOnce(&Rules, &mut Store<CallState>) -> wasmtime::Result<T>,
-    ) -> Result<T, EngineError> {
+    async fn call<E: Export>(&mut self, export: E) -> Result<E::Output, EngineError> {
         let began = Instant::now();
-        let Some(ticks) = self.ticks_left() else {
+        if began >= self.deadline() {
             return Err(EngineError::Deadline {
                 deadline: self.limits.deadline(),
             });
-        };
+        }
         let budget = self.budget();
         let (mut store, rules) = match self.live.take() {
             Some(live) => live,
             None => {
                 let mut store = self.new_store();
-                set_budget(&mut store, budget, ticks);
-                let instantiated = self.rules.pre.instantiate(&mut store);
+                set_budget(&mut store, budget);
+                let instantiated = self.rules.pre.instantiate_async(&mut store).await;
                 self.usage.instances += 1;
                 match instantiated {
                     Ok(rules) => (store, rules),
@@ -430,8 +493,8 @@ impl WasmSession<'_> {
                 }
             }
         };
-        set_budget(&mut store, budget, ticks);
-        match run(&rules, &mut store) {
+        set_budget(&mut store, budget);
+        match export.call(&rules, &mut store).await {
             Ok(value) => {
                 self.account(&mut store, budget, began);
                 self.live = Some((store, rules));
@@ -465,11 +528,12 @@ impl WasmSession<'_> {
     }
 }
 
-fn set_budget(store: &mut Store<CallState>, fuel: u64, ticks: u64) {
+/// A fresh fuel budget, and the deadline clock checked from the next tick on.
+fn set_budget(store: &mut Store<CallState>, fuel: u64) {
     store
         .set_fuel(fuel)
         .expect("fuel is enabled in the engine configuration");
-    store.set_epoch_deadline(ticks);
+    store.set_epoch_deadline(1);
 }
 
 /// Turns a wasmtime failure into the engine's typed error.
@@ -503,35 +567,29 @@ fn classify(error: wasmtime::Error, state: &CallState, limits: &Limits) -> Engin
     }
 }
 
-impl Session for WasmSession<'_> {
-    fn shipping_options(
-        &mut self,
-        cart: &Cart,
-    ) -> Result<Decided<Vec<ShippingOption>>, EngineError> {
-        let decided = self.call(|rules, store| {
-            rules
-                .rulegate_checkout_decisions()
-                .call_shipping_options(store, cart)
-        })?;
-        contract::check_shipping(cart, &decided)?;
-        Ok(decided)
+impl AsyncSession for WasmSession<'_> {
+    fn shipping_options<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Vec<ShippingOption>> {
+        Box::pin(async move {
+            let decided = self.call(ShippingOptionsOf(cart)).await?;
+            contract::check_shipping(cart, &decided)?;
+            Ok(decided)
+        })
     }
 
-    fn tax(&mut self, cart: &Cart) -> Result<Decided<TaxDecision>, EngineError> {
-        let decided =
-            self.call(|rules, store| rules.rulegate_checkout_decisions().call_tax(store, cart))?;
-        contract::check_tax(cart, &decided)?;
-        Ok(decided)
+    fn tax<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, TaxDecision> {
+        Box::pin(async move {
+            let decided = self.call(TaxOf(cart)).await?;
+            contract::check_tax(cart, &decided)?;
+            Ok(decided)
+        })
     }
 
-    fn validate(&mut self, cart: &Cart) -> Result<Decided<Verdict>, EngineError> {
-        let decided = self.call(|rules, store| {
-            rules
-                .rulegate_checkout_decisions()
-                .call_validate(store, cart)
-        })?;
-        contract::check_verdict(&decided)?;
-        Ok(decided)
+    fn validate<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Verdict> {
+        Box::pin(async move {
+            let decided = self.call(ValidateOf(cart)).await?;
+            contract::check_verdict(&decided)?;
+            Ok(decided)
+        })
     }
 
     fn usage(&self) -> &Usage {
