@@ -17,8 +17,8 @@
 //! prints the report without writing the file).
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -396,9 +396,10 @@ fn request(target: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one response; its status, or an error.
-fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<u16> {
+async fn read_response<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<u16> {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt};
     let mut line = String::new();
-    reader.read_line(&mut line)?;
+    reader.read_line(&mut line).await?;
     let status = line
         .split_whitespace()
         .nth(1)
@@ -407,7 +408,7 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<u16> {
     let mut length = 0usize;
     loop {
         line.clear();
-        reader.read_line(&mut line)?;
+        reader.read_line(&mut line).await?;
         let trimmed = line.trim_end();
         if trimmed.is_empty() {
             break;
@@ -419,7 +420,7 @@ fn read_response(reader: &mut BufReader<TcpStream>) -> std::io::Result<u16> {
         }
     }
     let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
+    reader.read_exact(&mut body).await?;
     Ok(status)
 }
 
@@ -430,88 +431,97 @@ struct LoadResult {
     p99: Duration,
 }
 
-/// `connections` keep-alive clients send `scenario` for `duration` after a warm-up.
+/// `connections` keep-alive clients send `scenario` for `duration` after a warm-up. The
+/// clients are tasks on one thread (like wrk's event loop), so the load generator takes
+/// as little of the machine as it can.
 fn load(
     address: SocketAddr,
     scenario: &Scenario,
     connections: usize,
     duration: Duration,
 ) -> LoadResult {
+    use tokio::io::AsyncWriteExt;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the load generator");
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
-    let workers: Vec<_> = (0..connections)
-        .map(|_| {
-            let stop = stop.clone();
-            let measuring = measuring.clone();
-            let request = scenario.request.clone();
-            std::thread::spawn(move || {
-                let mut latencies = Vec::new();
-                let mut errors = 0usize;
-                let connect = || -> std::io::Result<(TcpStream, BufReader<TcpStream>)> {
-                    let stream = TcpStream::connect(address)?;
-                    stream.set_nodelay(true)?;
-                    let reader = BufReader::new(stream.try_clone()?);
-                    Ok((stream, reader))
-                };
-                let mut connection = connect().ok();
-                while !stop.load(Ordering::Relaxed) {
-                    let Some((stream, reader)) = connection.as_mut() else {
-                        errors += 1;
-                        connection = connect().ok();
-                        continue;
+    runtime.block_on(async {
+        let workers: Vec<_> = (0..connections)
+            .map(|_| {
+                let stop = stop.clone();
+                let measuring = measuring.clone();
+                let request = scenario.request.clone();
+                tokio::spawn(async move {
+                    let mut latencies = Vec::new();
+                    let mut errors = 0usize;
+                    let connect = || async {
+                        let stream = tokio::net::TcpStream::connect(address).await?;
+                        stream.set_nodelay(true)?;
+                        std::io::Result::Ok(tokio::io::BufReader::new(stream))
                     };
-                    let began = Instant::now();
-                    let result = stream
-                        .write_all(&request)
-                        .and_then(|()| read_response(reader));
-                    let elapsed = began.elapsed();
-                    let counted = measuring.load(Ordering::Relaxed);
-                    match result {
-                        Ok(200) if counted => latencies.push(elapsed),
-                        Ok(200) => {}
-                        Ok(_) if counted => errors += 1,
-                        Ok(_) => {}
-                        Err(_) => {
-                            if counted {
-                                errors += 1;
+                    let mut connection = connect().await.ok();
+                    while !stop.load(Ordering::Relaxed) {
+                        let Some(stream) = connection.as_mut() else {
+                            errors += 1;
+                            connection = connect().await.ok();
+                            continue;
+                        };
+                        let began = Instant::now();
+                        let result = match stream.get_mut().write_all(&request).await {
+                            Ok(()) => read_response(stream).await,
+                            Err(error) => Err(error),
+                        };
+                        let elapsed = began.elapsed();
+                        let counted = measuring.load(Ordering::Relaxed);
+                        match result {
+                            Ok(200) if counted => latencies.push(elapsed),
+                            Ok(200) => {}
+                            Ok(_) if counted => errors += 1,
+                            Ok(_) => {}
+                            Err(_) => {
+                                if counted {
+                                    errors += 1;
+                                }
+                                connection = connect().await.ok();
                             }
-                            connection = connect().ok();
                         }
                     }
-                }
-                (latencies, errors)
+                    (latencies, errors)
+                })
             })
-        })
-        .collect();
-    std::thread::sleep(duration / 4);
-    measuring.store(true, Ordering::Relaxed);
-    let began = Instant::now();
-    std::thread::sleep(duration);
-    measuring.store(false, Ordering::Relaxed);
-    let measured = began.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for worker in workers {
-        let (mut worker_latencies, worker_errors) = worker.join().expect("a load worker");
-        latencies.append(&mut worker_latencies);
-        errors += worker_errors;
-    }
-    let requests = latencies.len();
-    let timing = if latencies.is_empty() {
-        Timing {
-            median: Duration::ZERO,
-            p99: Duration::ZERO,
+            .collect();
+        tokio::time::sleep(duration / 4).await;
+        measuring.store(true, Ordering::Relaxed);
+        let began = Instant::now();
+        tokio::time::sleep(duration).await;
+        measuring.store(false, Ordering::Relaxed);
+        let measured = began.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        for worker in workers {
+            let (mut worker_latencies, worker_errors) = worker.await.expect("a load worker");
+            latencies.append(&mut worker_latencies);
+            errors += worker_errors;
         }
-    } else {
-        timing(latencies)
-    };
-    LoadResult {
-        errors,
-        per_second: requests as f64 / measured.as_secs_f64(),
-        p50: timing.median,
-        p99: timing.p99,
-    }
+        let requests = latencies.len();
+        let timing = if latencies.is_empty() {
+            Timing {
+                median: Duration::ZERO,
+                p99: Duration::ZERO,
+            }
+        } else {
+            timing(latencies)
+        };
+        LoadResult {
+            errors,
+            per_second: requests as f64 / measured.as_secs_f64(),
+            p50: timing.median,
+            p99: timing.p99,
+        }
+    })
 }
 
 fn millis(duration: Duration) -> String {
@@ -634,8 +644,9 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
     writeln!(out, "\n## End to end: the real server on loopback\n")?;
     writeln!(
         out,
-        "The load generator holds keep-alive connections and sends one callback after \
-         another for {:.1} s per row (after a warm-up), from the same machine; the server \
+        "The load generator (one thread, one task per keep-alive connection) sends one \
+         callback after another on each connection for {:.1} s per row (after a warm-up), \
+         from the same machine, so it shares the cores with the server; the server \
          runs with the decision log off. `wasm` tenants run the example components, `native` \
          tenants the same rules linked natively, in the same server process.\n",
         duration.as_secs_f64()

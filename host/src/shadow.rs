@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::compare::{logged_outcome, outcome};
 use crate::decide::Decisions;
 use crate::decision_log::{self, DecisionLog, LoggedDecision, Record};
-use crate::engine::{Executor, Limits};
+use crate::engine::{Executor, Limits, LongCalls};
 use crate::metrics::Metrics;
 use crate::protocols::now_ms;
 use crate::registry::Active;
@@ -81,7 +81,8 @@ impl ShadowRunner {
             let cart = input.clone();
             let ran = executor
                 .run(async {
-                    let mut session = rules.session_async(&limits);
+                    let long_calls = LongCalls(vec![executor.long_calls()]);
+                    let mut session = rules.session_async(&limits, &long_calls);
                     let mut answers: Vec<(Value, bool)> = Vec::with_capacity(names.len());
                     for name in &names {
                         answers.push(match name.as_str() {

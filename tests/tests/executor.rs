@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use rulegate::engine::{EngineError, Executor, Limits};
+use rulegate::engine::{EngineError, Executor, Limits, LongCalls};
 use rulegate_tests::{cart, engine, limits, load, module};
 
 /// On a single-threaded runtime, a task keeps running while a module spins until its
@@ -33,7 +33,7 @@ async fn a_stuck_module_does_not_block_the_runtime() {
     let cart = cart("EUR", "DE", 1);
     let outcome = executor
         .run(async {
-            let mut session = looping.session_async(&limits);
+            let mut session = looping.session_async(&limits, &LongCalls::default());
             session.tax(&cart).await.map(|_| ())
         })
         .await
@@ -89,4 +89,36 @@ async fn a_panicking_call_is_an_error_not_a_crash() {
         7,
         "the executor keeps working"
     );
+}
+
+/// A module still running after its first tick continues only once it holds a lane; a
+/// call that finishes within a tick never needs one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_calls_wait_for_a_lane_and_short_ones_never_do() {
+    let engine = engine();
+    let looping = load(&engine, module("infinite-loop"));
+    let lane = Arc::new(tokio::sync::Semaphore::new(0));
+    let limits = Limits {
+        fuel: None,
+        deadline_ms: 300,
+        ..limits()
+    };
+    let burn = {
+        let (looping, lane) = (looping.clone(), lane.clone());
+        tokio::spawn(async move {
+            let mut session = looping.session_async(&limits, &LongCalls(vec![lane]));
+            session.tax(&cart("EUR", "DE", 1)).await.map(|_| ())
+        })
+    };
+    // A well-behaved module answers at once, though no lane is free.
+    let good = load(&engine, module("flat-rate"));
+    let mut session = good.session_async(&limits, &LongCalls(vec![lane.clone()]));
+    assert!(session.tax(&cart("EUR", "DE", 1)).await.unwrap().is_ok());
+    // Ungated, the loop would have stopped at its 300 ms deadline by now; it is waiting
+    // for a lane instead, using no CPU.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(!burn.is_finished(), "the loop ran without a lane");
+    lane.add_permits(1);
+    let outcome = burn.await.unwrap();
+    assert!(matches!(outcome, Err(EngineError::Deadline { .. })), "{outcome:?}");
 }

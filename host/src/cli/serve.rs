@@ -60,7 +60,9 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let metrics = Arc::new(Metrics::default());
     let state = AppState {
         registry: registry.clone(),
-        executor: Executor::per_core(),
+        // A quarter of the instance pool stays for shadow evaluations and the
+        // activation gate.
+        executor: Executor::for_server(config.engine.max_instances as usize * 3 / 4),
         journal,
         max_body_bytes: config.max_body_bytes,
         metrics: metrics.clone(),

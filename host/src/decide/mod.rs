@@ -14,7 +14,7 @@ pub use policy::{
     OnValidateFailure, Policy,
 };
 
-use crate::engine::{EngineError, Executor, Limits, SharedRuleSet, Usage};
+use crate::engine::{EngineError, Executor, Limits, LongCalls, SharedRuleSet, Usage};
 use crate::model::{
     Cart, Decided, DecisionKind, Rejection, RejectionCode, RuleError, ShippingOption, TaxDecision,
     Verdict,
@@ -140,15 +140,22 @@ impl Decider {
         // Shared with the decision log, which keeps the input even when the deadline
         // passes first.
         let input = Arc::new(cart);
-        let run = async {
-            let _slot = match &self.tenant_slots {
-                Some(slots) => Some(slots.clone().acquire_owned().await?),
-                None => None,
-            };
-            self.executor
-                .run(run_session(&self.rules, &self.limits, &input, wanted))
-                .await
-        };
+        // A call still running after a tick continues on the tenant's lanes, then the
+        // process's: one tenant's slow module cannot take every core.
+        let long_calls = LongCalls(
+            self.tenant_slots
+                .iter()
+                .cloned()
+                .chain([self.executor.long_calls()])
+                .collect(),
+        );
+        let run = self.executor.run(run_session(
+            &self.rules,
+            &self.limits,
+            &long_calls,
+            &input,
+            wanted,
+        ));
         let raw = match tokio::time::timeout(self.answer_within, run).await {
             Ok(Ok(raw)) => Ok(raw),
             Ok(Err(error)) => Err(Failure::Unavailable(error.to_string())),
@@ -223,10 +230,11 @@ fn flatten<T>(result: Result<Decided<T>, EngineError>) -> Result<Result<T, Rejec
 async fn run_session(
     rules: &SharedRuleSet,
     limits: &Limits,
+    long_calls: &LongCalls,
     cart: &Cart,
     wanted: &[DecisionKind],
 ) -> Raw {
-    let mut session = rules.session_async(limits);
+    let mut session = rules.session_async(limits, long_calls);
     let mut raw = Raw::default();
     for kind in wanted {
         match kind {
@@ -255,7 +263,7 @@ mod tests {
         fn id(&self) -> &str {
             "native:slow"
         }
-        fn session_async(&self, _limits: &Limits) -> Box<dyn AsyncSession + '_> {
+        fn session_async(&self, _limits: &Limits, _: &LongCalls) -> Box<dyn AsyncSession + '_> {
             Box::new(Slow {
                 delay: self.delay,
                 usage: Usage::default(),

@@ -1,7 +1,9 @@
-//! Bounds how many rule calls run at once. Calls are awaited where they are made, on
-//! the server's own threads (a module yields on every deadline-clock tick), so there is
-//! no hand-off to another thread; the bound keeps the instance pool from being
-//! oversubscribed and leaves the runtime room for I/O.
+//! Bounds rule calls. Calls are awaited where they are made, on the server's own
+//! threads, so there is no hand-off to another thread. Two bounds: sessions in flight
+//! (each holds a pooled instance, so the pool is never oversubscribed), and long calls:
+//! a module still running after its first deadline-clock tick continues only while it
+//! holds a lane, so modules that run long share a bounded part of the CPU and calls that
+//! finish within a tick (nearly all of them) never wait for one.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -15,19 +17,39 @@ use tokio::sync::Semaphore;
 #[derive(Debug, Clone)]
 pub struct Executor {
     permits: Arc<Semaphore>,
+    long_calls: Arc<Semaphore>,
 }
 
+/// The lanes a call must hold to keep running past its first deadline-clock tick: all
+/// of them, acquired in order (for example the tenant's, then the process's).
+#[derive(Debug, Clone, Default)]
+pub struct LongCalls(pub Vec<Arc<Semaphore>>);
+
 impl Executor {
-    /// An executor running at most `concurrency` calls at once.
+    /// An executor with at most `concurrency` sessions in flight and as many long calls.
     pub fn new(concurrency: usize) -> Self {
+        Self::with_lanes(concurrency, concurrency)
+    }
+
+    /// At most `sessions` sessions in flight, of which `long_calls` may run past a tick.
+    pub fn with_lanes(sessions: usize, long_calls: usize) -> Self {
         Executor {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(sessions.max(1))),
+            long_calls: Arc::new(Semaphore::new(long_calls.max(1))),
         }
     }
 
-    /// One call per available core: rule calls are CPU-bound.
-    pub fn per_core() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(2, usize::from))
+    /// The server's executor: up to `max_instances` sessions in flight (the instance
+    /// pool's size), and long calls on every core but one, so modules that run long
+    /// always leave a core to the rest.
+    pub fn for_server(max_instances: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        Self::with_lanes(max_instances, cores.saturating_sub(1))
+    }
+
+    /// The process-wide long-call lane.
+    pub fn long_calls(&self) -> Arc<Semaphore> {
+        self.long_calls.clone()
     }
 
     /// Awaits `work` once a slot is free and returns its result. A panic in `work` is

@@ -26,7 +26,7 @@ pub use blocking::block_on;
 pub use cache::ArtifactCache;
 pub use config::EngineSettings;
 pub use error::{EngineError, LoadError};
-pub use executor::Executor;
+pub use executor::{Executor, LongCalls};
 pub use inspect::{ImportCheck, Inspection};
 pub use limits::Limits;
 pub use native::NativeRules;
@@ -43,13 +43,16 @@ pub trait RuleSet: Send + Sync + 'static {
 
     /// Starts the decisions of one callback: a fresh, isolated instance under `limits`.
     /// The server awaits these on its own threads: a module yields back to the runtime
-    /// on every deadline-clock tick, so a slow one never holds a thread for long.
-    fn session_async(&self, limits: &Limits) -> Box<dyn AsyncSession + '_>;
+    /// on every deadline-clock tick, so a slow one never holds a thread for long, and
+    /// one still running after its first tick continues only within `long_calls`.
+    fn session_async(&self, limits: &Limits, long_calls: &LongCalls) -> Box<dyn AsyncSession + '_>;
 
     /// The same session, each decision run to completion on the calling thread (for
     /// the command line, the activation gate and tests).
     fn session(&self, limits: &Limits) -> Box<dyn Session + '_> {
-        Box::new(blocking::Blocking(self.session_async(limits)))
+        Box::new(blocking::Blocking(
+            self.session_async(limits, &LongCalls::default()),
+        ))
     }
 }
 

@@ -8,7 +8,8 @@ use std::time::Instant;
 use rulegate_sdk as sdk;
 
 use super::{
-    AsyncSession, Deciding, EngineError, Limits, LogEntry, RuleSet, Session, Usage, contract,
+    AsyncSession, Deciding, EngineError, Limits, LogEntry, LongCalls, RuleSet, Session, Usage,
+    contract,
 };
 use crate::model::{self as m, Cart, Decided, ShippingOption, TaxDecision, Verdict};
 
@@ -40,7 +41,7 @@ impl<R: sdk::Rules + 'static> RuleSet for NativeRules<R> {
         })
     }
 
-    fn session_async(&self, _limits: &Limits) -> Box<dyn AsyncSession + '_> {
+    fn session_async(&self, _limits: &Limits, _: &LongCalls) -> Box<dyn AsyncSession + '_> {
         Box::new(NativeSession::<R> {
             usage: Usage::default(),
             rules: PhantomData,

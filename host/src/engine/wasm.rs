@@ -23,7 +23,7 @@ use super::contract;
 use super::inspect::{self, Inspection};
 use super::{
     ArtifactCache, AsyncSession, Deciding, EngineError, EngineSettings, Limits, LoadError,
-    LogEntry, RuleSet, Usage,
+    LogEntry, LongCalls, RuleSet, Usage,
 };
 use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
 
@@ -282,10 +282,11 @@ impl RuleSet for WasmRules {
         &self.id
     }
 
-    fn session_async(&self, limits: &Limits) -> Box<dyn AsyncSession + '_> {
+    fn session_async(&self, limits: &Limits, long_calls: &LongCalls) -> Box<dyn AsyncSession + '_> {
         Box::new(WasmSession {
             rules: self,
             limits: *limits,
+            long_calls: long_calls.clone(),
             started: Instant::now(),
             live: None,
             usage: Usage::default(),
@@ -366,6 +367,8 @@ impl ResourceLimiter for MemoryGuard {
 struct WasmSession<'a> {
     rules: &'a WasmRules,
     limits: Limits,
+    /// The lanes a call needs to run past its first tick.
+    long_calls: LongCalls,
     started: Instant,
     /// The current instance; dropped after a failure so the next decision gets a fresh one.
     live: Option<(Store<CallState>, Rules)>,
@@ -451,15 +454,32 @@ impl WasmSession<'_> {
         };
         let mut store = Store::new(self.rules.engine.wasmtime(), state);
         store.limiter(|state| &mut state.memory);
-        // On every tick: yield to the runtime, or stop the module once its deadline
-        // has passed.
+        // On every tick: stop the module once its deadline has passed; else yield to
+        // the runtime, the first time until it holds its long-call lanes (kept until
+        // the store is dropped).
         let deadline = self.deadline();
+        let lanes = self.long_calls.0.clone();
+        let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut waited = false;
         store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
+            if Instant::now() >= deadline {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            if waited || lanes.is_empty() {
+                return Ok(UpdateDeadline::Yield(1));
+            }
+            waited = true;
+            let (lanes, held) = (lanes.clone(), held.clone());
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(async move {
+                    for lane in lanes {
+                        if let Ok(permit) = lane.acquire_owned().await {
+                            held.lock().unwrap_or_else(|e| e.into_inner()).push(permit);
+                        }
+                    }
+                }),
+            ))
         });
         store
     }
