@@ -120,5 +120,8 @@ async fn long_calls_wait_for_a_lane_and_short_ones_never_do() {
     assert!(!burn.is_finished(), "the loop ran without a lane");
     lane.add_permits(1);
     let outcome = burn.await.unwrap();
-    assert!(matches!(outcome, Err(EngineError::Deadline { .. })), "{outcome:?}");
+    assert!(
+        matches!(outcome, Err(EngineError::Deadline { .. })),
+        "{outcome:?}"
+    );
 }

@@ -30,6 +30,11 @@ use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
 /// The world every rules module implements.
 pub const WORLD: &str = "rulegate:checkout/rules@0.1.0";
 
+/// Ticks of the deadline clock a session may run before it needs its long-call lanes.
+/// A tick can pass during any call, so a call that sees one is not yet long; a healthy
+/// decision takes a few dozen microseconds, far below this.
+const SHORT_CALL_TICKS: u32 = 4;
+
 /// Messages a module may log per instance, and bytes per message.
 const MAX_LOG_ENTRIES: usize = 64;
 const MAX_LOG_MESSAGE_BYTES: usize = 1024;
@@ -455,20 +460,26 @@ impl WasmSession<'_> {
         let mut store = Store::new(self.rules.engine.wasmtime(), state);
         store.limiter(|state| &mut state.memory);
         // On every tick: stop the module once its deadline has passed; else yield to
-        // the runtime, the first time until it holds its long-call lanes (kept until
-        // the store is dropped).
+        // the runtime. A module still running after `SHORT_CALL_TICKS` ticks is a long
+        // call: it waits there until it holds its long-call lanes (kept until the store
+        // is dropped).
         let deadline = self.deadline();
         let lanes = self.long_calls.0.clone();
         let held = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let mut waited = false;
+        let mut ticks = 0u32;
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
                 return Ok(UpdateDeadline::Interrupt);
             }
-            if waited || lanes.is_empty() {
-                return Ok(UpdateDeadline::Yield(1));
+            ticks = ticks.saturating_add(1);
+            if ticks != SHORT_CALL_TICKS || lanes.is_empty() {
+                // `yield_now` puts the call behind every task already waiting, where a
+                // plain self-wake could resume it first.
+                return Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ));
             }
-            waited = true;
             let (lanes, held) = (lanes.clone(), held.clone());
             Ok(UpdateDeadline::YieldCustom(
                 1,
