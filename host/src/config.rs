@@ -63,8 +63,9 @@ pub struct TenantConfig {
     /// What the host answers when the module fails.
     #[serde(default)]
     pub on_failure: FailurePolicy,
-    /// Rule calls this tenant may run at once (default: one less than the cores, at
-    /// least one), so no tenant can take every executor slot.
+    /// Long rule calls (still running after a few deadline-clock ticks) this tenant may
+    /// run at once (default: one less than the cores, at least one), so no tenant can
+    /// take every core.
     #[serde(default)]
     pub concurrency: Option<usize>,
     /// A candidate evaluated in the shadow of live traffic (`example:<name>` or a

@@ -133,7 +133,7 @@ pub struct Tenant {
     pub messenger: Option<messenger::Endpoint>,
     /// Carts every candidate version must decide within the limits.
     smoke: Vec<(String, Cart)>,
-    /// Rule calls the tenant may run at once (its share of the executor).
+    /// The tenant's long-call lane: long rule calls it may run at once.
     pub slots: Arc<tokio::sync::Semaphore>,
     active: ArcSwap<Active>,
     /// The candidate evaluated in the shadow of live traffic.
@@ -517,8 +517,8 @@ fn remember(tenant: &Tenant, version: &str, rules: SharedRuleSet, state: &Tenant
     }
 }
 
-/// A tenant's default share of the executor: every core but one, so the other
-/// tenants always have a core whatever one tenant's module does.
+/// A tenant's default long-call lanes: every core but one, so the other tenants
+/// always have a core whatever one tenant's module does.
 pub fn default_concurrency() -> usize {
     std::thread::available_parallelism()
         .map_or(2, usize::from)
