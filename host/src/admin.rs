@@ -203,24 +203,39 @@ async fn blocking(
     respond(activation_reply(&state.metrics, tenant, via, result))
 }
 
+/// The non-empty body of an upload to an existing tenant, or the error answer: 404 for
+/// an unknown tenant, 400 (saying `when_empty`) for an empty body, 413 past the cap.
+fn tenant_upload(
+    state: &AdminState,
+    name: &str,
+    body: Result<Bytes, BytesRejection>,
+    when_empty: &str,
+) -> Result<Bytes, Response> {
+    if state.registry.tenant(name).is_none() {
+        return Err(respond(
+            ClientError::not_found(format!("there is no tenant named {name:?}")).into(),
+        ));
+    }
+    match body_bytes(body, MAX_UPLOAD_BYTES) {
+        Ok(bytes) if !bytes.is_empty() => Ok(bytes),
+        Ok(_) => Err(respond(ClientError::bad_request(when_empty).into())),
+        Err(error) => Err(respond(error.into())),
+    }
+}
+
 async fn upload(
     State(state): State<AdminState>,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if state.registry.tenant(&name).is_none() {
-        return respond(
-            ClientError::not_found(format!("there is no tenant named {name:?}")).into(),
-        );
-    }
-    let bytes = match body_bytes(body, MAX_UPLOAD_BYTES) {
-        Ok(bytes) if !bytes.is_empty() => bytes,
-        Ok(_) => {
-            return respond(
-                ClientError::bad_request("the body is empty; send the component's bytes").into(),
-            );
-        }
-        Err(error) => return respond(error.into()),
+    let bytes = match tenant_upload(
+        &state,
+        &name,
+        body,
+        "the body is empty; send the component's bytes",
+    ) {
+        Ok(bytes) => bytes,
+        Err(response) => return response,
     };
     let tenant = name.clone();
     blocking(&state, &name, "admin", move |registry| {
@@ -266,22 +281,14 @@ async fn set_shadow(
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    if state.registry.tenant(&name).is_none() {
-        return respond(
-            ClientError::not_found(format!("there is no tenant named {name:?}")).into(),
-        );
-    }
-    let body = match body_bytes(body, MAX_UPLOAD_BYTES) {
-        Ok(body) if !body.is_empty() => body,
-        Ok(_) => {
-            return respond(
-                ClientError::bad_request(
-                    "send the candidate's bytes, or {\"version\": \"sha256:...\"}",
-                )
-                .into(),
-            );
-        }
-        Err(error) => return respond(error.into()),
+    let body = match tenant_upload(
+        &state,
+        &name,
+        body,
+        "send the candidate's bytes, or {\"version\": \"sha256:...\"}",
+    ) {
+        Ok(body) => body,
+        Err(response) => return response,
     };
     let version = if body.first() == Some(&b'{') {
         match parse_json::<ActivateRequest>(&body, "the shadow request") {
