@@ -203,23 +203,22 @@ async fn blocking(
     respond(activation_reply(&state.metrics, tenant, via, result))
 }
 
-/// The non-empty body of an upload to an existing tenant, or the error answer: 404 for
+/// The non-empty body of an upload to an existing tenant, or the client error: 404 for
 /// an unknown tenant, 400 (saying `when_empty`) for an empty body, 413 past the cap.
 fn tenant_upload(
     state: &AdminState,
     name: &str,
     body: Result<Bytes, BytesRejection>,
     when_empty: &str,
-) -> Result<Bytes, Response> {
+) -> Result<Bytes, ClientError> {
     if state.registry.tenant(name).is_none() {
-        return Err(respond(
-            ClientError::not_found(format!("there is no tenant named {name:?}")).into(),
-        ));
+        return Err(ClientError::not_found(format!(
+            "there is no tenant named {name:?}"
+        )));
     }
-    match body_bytes(body, MAX_UPLOAD_BYTES) {
-        Ok(bytes) if !bytes.is_empty() => Ok(bytes),
-        Ok(_) => Err(respond(ClientError::bad_request(when_empty).into())),
-        Err(error) => Err(respond(error.into())),
+    match body_bytes(body, MAX_UPLOAD_BYTES)? {
+        bytes if !bytes.is_empty() => Ok(bytes),
+        _ => Err(ClientError::bad_request(when_empty)),
     }
 }
 
@@ -235,7 +234,7 @@ async fn upload(
         "the body is empty; send the component's bytes",
     ) {
         Ok(bytes) => bytes,
-        Err(response) => return response,
+        Err(error) => return respond(error.into()),
     };
     let tenant = name.clone();
     blocking(&state, &name, "admin", move |registry| {
@@ -288,7 +287,7 @@ async fn set_shadow(
         "send the candidate's bytes, or {\"version\": \"sha256:...\"}",
     ) {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(error) => return respond(error.into()),
     };
     let version = if body.first() == Some(&b'{') {
         match parse_json::<ActivateRequest>(&body, "the shadow request") {
