@@ -13,7 +13,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use wasmtime::component::{Component, HasData, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{
+    Component, ComponentExportIndex, HasData, HasSelf, Instance, Lift, Linker, ResourceTable,
+};
 use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::cli::{WasiCli, WasiCliCtx, WasiCliCtxView};
 
@@ -29,6 +31,9 @@ use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
 
 /// The world every rules module implements.
 pub const WORLD: &str = "rulegate:checkout/rules@0.1.0";
+
+/// The interface of the world's exports.
+const DECISIONS: &str = "rulegate:checkout/decisions@0.1.0";
 
 /// Ticks of the deadline clock a session may run before it needs its long-call lanes.
 /// A tick can pass during any call, so a call that sees one is not yet long; a healthy
@@ -136,6 +141,10 @@ impl Engine {
             None => self.compile(bytes)?,
         };
         let pre = self.prepare(&component)?;
+        let decisions = Decisions::find(&component).map_err(|reason| LoadError::WrongWorld {
+            world: WORLD,
+            reason,
+        })?;
         if !from_cache && let Some(cache) = &self.inner.cache {
             cache.store(&self.inner.wasmtime, &hash, &component)?;
         }
@@ -143,6 +152,7 @@ impl Engine {
             id: hash.to_string(),
             hash,
             pre,
+            decisions,
             engine: self.clone(),
             from_cache,
         }))
@@ -258,8 +268,39 @@ pub struct WasmRules {
     id: String,
     hash: ModuleHash,
     pre: RulesPre<CallState>,
+    decisions: Decisions,
     engine: Engine,
     from_cache: bool,
+}
+
+/// Where the contract's three exports are in a module, found once at load.
+///
+/// A call looks up only the export it needs, so only that export's signature is checked
+/// against the contract on each instance (the check walks the whole cart type), rather
+/// than all three on every instantiation.
+struct Decisions {
+    shipping_options: ComponentExportIndex,
+    tax: ComponentExportIndex,
+    validate: ComponentExportIndex,
+}
+
+impl Decisions {
+    /// Finds the contract's exports in `component`, or says which one is missing.
+    fn find(component: &Component) -> Result<Self, String> {
+        let interface = component
+            .get_export_index(None, DECISIONS)
+            .ok_or_else(|| format!("no exported instance `{DECISIONS}`"))?;
+        let export = |name: &str| {
+            component
+                .get_export_index(Some(&interface), name)
+                .ok_or_else(|| format!("`{DECISIONS}` has no export `{name}`"))
+        };
+        Ok(Decisions {
+            shipping_options: export("shipping-options")?,
+            tax: export("tax")?,
+            validate: export("validate")?,
+        })
+    }
 }
 
 impl fmt::Debug for WasmRules {
@@ -376,7 +417,7 @@ struct WasmSession<'a> {
     long_calls: LongCalls,
     started: Instant,
     /// The current instance; dropped after a failure so the next decision gets a fresh one.
-    live: Option<(Store<CallState>, Rules)>,
+    live: Option<(Store<CallState>, Instance)>,
     usage: Usage,
 }
 
@@ -386,7 +427,8 @@ trait Export: Send {
 
     fn call<'a>(
         &'a self,
-        rules: &'a Rules,
+        decisions: &'a Decisions,
+        instance: Instance,
         store: &'a mut Store<CallState>,
     ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a;
 }
@@ -395,17 +437,31 @@ struct ShippingOptionsOf<'c>(&'c Cart);
 struct TaxOf<'c>(&'c Cart);
 struct ValidateOf<'c>(&'c Cart);
 
+/// Calls the export at `index` on `instance` with `cart`.
+async fn decide<T>(
+    index: &ComponentExportIndex,
+    instance: Instance,
+    store: &mut Store<CallState>,
+    cart: &Cart,
+) -> wasmtime::Result<Decided<T>>
+where
+    Decided<T>: Lift + Send + Sync + 'static,
+{
+    let func = instance.get_typed_func::<(&Cart,), (Decided<T>,)>(&mut *store, index)?;
+    let (decided,) = func.call_async(&mut *store, (cart,)).await?;
+    Ok(decided)
+}
+
 impl Export for ShippingOptionsOf<'_> {
     type Output = Decided<Vec<ShippingOption>>;
 
     fn call<'a>(
         &'a self,
-        rules: &'a Rules,
+        decisions: &'a Decisions,
+        instance: Instance,
         store: &'a mut Store<CallState>,
     ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
-        rules
-            .rulegate_checkout_decisions()
-            .call_shipping_options(store, self.0)
+        decide(&decisions.shipping_options, instance, store, self.0)
     }
 }
 
@@ -414,10 +470,11 @@ impl Export for TaxOf<'_> {
 
     fn call<'a>(
         &'a self,
-        rules: &'a Rules,
+        decisions: &'a Decisions,
+        instance: Instance,
         store: &'a mut Store<CallState>,
     ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
-        rules.rulegate_checkout_decisions().call_tax(store, self.0)
+        decide(&decisions.tax, instance, store, self.0)
     }
 }
 
@@ -426,12 +483,11 @@ impl Export for ValidateOf<'_> {
 
     fn call<'a>(
         &'a self,
-        rules: &'a Rules,
+        decisions: &'a Decisions,
+        instance: Instance,
         store: &'a mut Store<CallState>,
     ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
-        rules
-            .rulegate_checkout_decisions()
-            .call_validate(store, self.0)
+        decide(&decisions.validate, instance, store, self.0)
     }
 }
 
@@ -505,15 +561,20 @@ impl WasmSession<'_> {
             });
         }
         let budget = self.budget();
-        let (mut store, rules) = match self.live.take() {
+        let (mut store, instance) = match self.live.take() {
             Some(live) => live,
             None => {
                 let mut store = self.new_store();
                 set_budget(&mut store, budget);
-                let instantiated = self.rules.pre.instantiate_async(&mut store).await;
+                let instantiated = self
+                    .rules
+                    .pre
+                    .instance_pre()
+                    .instantiate_async(&mut store)
+                    .await;
                 self.usage.instances += 1;
                 match instantiated {
-                    Ok(rules) => (store, rules),
+                    Ok(instance) => (store, instance),
                     Err(error) => {
                         let failure = self.failed(&mut store, budget, began, error);
                         return Err(match failure {
@@ -525,10 +586,13 @@ impl WasmSession<'_> {
             }
         };
         set_budget(&mut store, budget);
-        match export.call(&rules, &mut store).await {
+        match export
+            .call(&self.rules.decisions, instance, &mut store)
+            .await
+        {
             Ok(value) => {
                 self.account(&mut store, budget, began);
-                self.live = Some((store, rules));
+                self.live = Some((store, instance));
                 Ok(value)
             }
             Err(error) => Err(self.failed(&mut store, budget, began, error)),
