@@ -431,97 +431,164 @@ struct LoadResult {
     p99: Duration,
 }
 
-/// `connections` keep-alive clients send `scenario` for `duration` after a warm-up. The
-/// clients are tasks on one thread (like wrk's event loop), so the load generator takes
-/// as little of the machine as it can.
+/// What one stretch of load measured.
+#[derive(Default)]
+struct Measured {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: Duration,
+}
+
+impl Measured {
+    fn add(&mut self, mut other: Measured) {
+        self.latencies.append(&mut other.latencies);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+    }
+
+    fn result(self) -> LoadResult {
+        let requests = self.latencies.len();
+        let timing = if self.latencies.is_empty() {
+            Timing {
+                median: Duration::ZERO,
+                p99: Duration::ZERO,
+            }
+        } else {
+            timing(self.latencies)
+        };
+        LoadResult {
+            errors: self.errors,
+            per_second: requests as f64 / self.elapsed.as_secs_f64().max(1e-9),
+            p50: timing.median,
+            p99: timing.p99,
+        }
+    }
+}
+
+/// A runtime for the load generator: one thread, like wrk's event loop, so the load
+/// generator takes as little of the machine as it can.
+fn load_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime for the load generator")
+}
+
+/// `connections` keep-alive clients send `scenario` for `duration` after a warm-up.
 fn load(
     address: SocketAddr,
     scenario: &Scenario,
     connections: usize,
     duration: Duration,
 ) -> LoadResult {
+    load_runtime()
+        .block_on(stretch(
+            address,
+            scenario,
+            connections,
+            duration / 4,
+            duration,
+        ))
+        .result()
+}
+
+/// The same load with two scenarios taking turns: six alternating stretches of
+/// `duration / 6` each, so that a noisy neighbour that comes and goes during the run
+/// weighs on both sides alike and their ratio stays fair.
+fn load_in_turns(
+    address: SocketAddr,
+    first: &Scenario,
+    second: &Scenario,
+    connections: usize,
+    duration: Duration,
+) -> (LoadResult, LoadResult) {
+    const TURNS: u32 = 6;
+    let runtime = load_runtime();
+    let (mut a, mut b) = (Measured::default(), Measured::default());
+    let turn = duration / TURNS;
+    let warm_up = (duration / 4).min(Duration::from_millis(100));
+    runtime.block_on(async {
+        for _ in 0..TURNS {
+            a.add(stretch(address, first, connections, warm_up, turn).await);
+            b.add(stretch(address, second, connections, warm_up, turn).await);
+        }
+    });
+    (a.result(), b.result())
+}
+
+/// `connections` clients on fresh keep-alive connections send `scenario` one request
+/// after another; what they see during `duration`, after `warm_up`, is measured.
+async fn stretch(
+    address: SocketAddr,
+    scenario: &Scenario,
+    connections: usize,
+    warm_up: Duration,
+    duration: Duration,
+) -> Measured {
     use tokio::io::AsyncWriteExt;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime for the load generator");
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
-    runtime.block_on(async {
-        let workers: Vec<_> = (0..connections)
-            .map(|_| {
-                let stop = stop.clone();
-                let measuring = measuring.clone();
-                let request = scenario.request.clone();
-                tokio::spawn(async move {
-                    let mut latencies = Vec::new();
-                    let mut errors = 0usize;
-                    let connect = || async {
-                        let stream = tokio::net::TcpStream::connect(address).await?;
-                        stream.set_nodelay(true)?;
-                        std::io::Result::Ok(tokio::io::BufReader::new(stream))
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let stop = stop.clone();
+            let measuring = measuring.clone();
+            let request = scenario.request.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0usize;
+                let connect = || async {
+                    let stream = tokio::net::TcpStream::connect(address).await?;
+                    stream.set_nodelay(true)?;
+                    std::io::Result::Ok(tokio::io::BufReader::new(stream))
+                };
+                let mut connection = connect().await.ok();
+                while !stop.load(Ordering::Relaxed) {
+                    let Some(stream) = connection.as_mut() else {
+                        errors += 1;
+                        connection = connect().await.ok();
+                        continue;
                     };
-                    let mut connection = connect().await.ok();
-                    while !stop.load(Ordering::Relaxed) {
-                        let Some(stream) = connection.as_mut() else {
-                            errors += 1;
-                            connection = connect().await.ok();
-                            continue;
-                        };
-                        let began = Instant::now();
-                        let result = match stream.get_mut().write_all(&request).await {
-                            Ok(()) => read_response(stream).await,
-                            Err(error) => Err(error),
-                        };
-                        let elapsed = began.elapsed();
-                        let counted = measuring.load(Ordering::Relaxed);
-                        match result {
-                            Ok(200) if counted => latencies.push(elapsed),
-                            Ok(200) => {}
-                            Ok(_) if counted => errors += 1,
-                            Ok(_) => {}
-                            Err(_) => {
-                                if counted {
-                                    errors += 1;
-                                }
-                                connection = connect().await.ok();
+                    let began = Instant::now();
+                    let result = match stream.get_mut().write_all(&request).await {
+                        Ok(()) => read_response(stream).await,
+                        Err(error) => Err(error),
+                    };
+                    let elapsed = began.elapsed();
+                    let counted = measuring.load(Ordering::Relaxed);
+                    match result {
+                        Ok(200) if counted => latencies.push(elapsed),
+                        Ok(200) => {}
+                        Ok(_) if counted => errors += 1,
+                        Ok(_) => {}
+                        Err(_) => {
+                            if counted {
+                                errors += 1;
                             }
+                            connection = connect().await.ok();
                         }
                     }
-                    (latencies, errors)
-                })
+                }
+                (latencies, errors)
             })
-            .collect();
-        tokio::time::sleep(duration / 4).await;
-        measuring.store(true, Ordering::Relaxed);
-        let began = Instant::now();
-        tokio::time::sleep(duration).await;
-        measuring.store(false, Ordering::Relaxed);
-        let measured = began.elapsed();
-        stop.store(true, Ordering::Relaxed);
-        let mut latencies = Vec::new();
-        let mut errors = 0;
-        for worker in workers {
-            let (mut worker_latencies, worker_errors) = worker.await.expect("a load worker");
-            latencies.append(&mut worker_latencies);
-            errors += worker_errors;
-        }
-        let requests = latencies.len();
-        let timing = if latencies.is_empty() {
-            Timing {
-                median: Duration::ZERO,
-                p99: Duration::ZERO,
-            }
-        } else {
-            timing(latencies)
-        };
-        LoadResult {
-            errors,
-            per_second: requests as f64 / measured.as_secs_f64(),
-            p50: timing.median,
-            p99: timing.p99,
-        }
-    })
+        })
+        .collect();
+    tokio::time::sleep(warm_up).await;
+    measuring.store(true, Ordering::Relaxed);
+    let began = Instant::now();
+    tokio::time::sleep(duration).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = began.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let mut measured = Measured {
+        elapsed,
+        ..Measured::default()
+    };
+    for worker in workers {
+        let (mut latencies, errors) = worker.await.expect("a load worker");
+        measured.latencies.append(&mut latencies);
+        measured.errors += errors;
+    }
+    measured
 }
 
 fn millis(duration: Duration) -> String {
@@ -645,10 +712,12 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
     writeln!(
         out,
         "The load generator (one thread, one task per keep-alive connection) sends one \
-         callback after another on each connection for {:.1} s per row (after a warm-up), \
-         from the same machine, so it shares the cores with the server; the server \
-         runs with the decision log off. `wasm` tenants run the example components, `native` \
-         tenants the same rules linked natively, in the same server process.\n",
+         callback after another on each connection, from the same machine, so it shares \
+         the cores with the server; the server runs with the decision log off. `wasm` \
+         tenants run the example components, `native` tenants the same rules linked \
+         natively, in the same server process. The two take turns: six stretches each, \
+         alternating, {:.1} s per side and row in all (each stretch after a short \
+         warm-up), so that load from elsewhere on the machine weighs on both alike.\n",
         duration.as_secs_f64()
     )?;
     writeln!(
@@ -660,8 +729,7 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
     let native_scenarios = scenarios("native");
     for (wasm, native) in wasm_scenarios.iter().zip(&native_scenarios) {
         for connections in [1, 16, 64] {
-            let w = load(server.address, wasm, connections, duration);
-            let n = load(server.address, native, connections, duration);
+            let (w, n) = load_in_turns(server.address, wasm, native, connections, duration);
             writeln!(
                 out,
                 "| {} | {connections} | {:.0} | {:.0} | {:.0} % | {} | {} | {} | {} | {} |",

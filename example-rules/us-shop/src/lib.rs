@@ -103,20 +103,23 @@ pub fn is_po_box(address: &Address) -> bool {
         &["post", "office", "box"],
     ];
     address.street_lines.iter().any(|line| {
-        let words: Vec<String> = line
+        let words: Vec<&str> = line
             .split(|c: char| !c.is_ascii_alphanumeric())
             .filter(|word| !word.is_empty())
-            .map(str::to_ascii_lowercase)
             .collect();
         let names_box = BOX_WORDS.iter().any(|pattern| {
-            words
-                .windows(pattern.len())
-                .any(|window| window.iter().zip(pattern.iter()).all(|(w, p)| w == p))
+            words.windows(pattern.len()).any(|window| {
+                window
+                    .iter()
+                    .zip(pattern.iter())
+                    .all(|(word, expected)| word.eq_ignore_ascii_case(expected))
+            })
         });
-        let numbered_box = matches!(words.first().map(String::as_str), Some("pob" | "box"))
-            && words
-                .get(1)
-                .is_some_and(|number| number.bytes().all(|b| b.is_ascii_digit()));
+        let numbered_box = words.first().is_some_and(|word| {
+            word.eq_ignore_ascii_case("pob") || word.eq_ignore_ascii_case("box")
+        }) && words
+            .get(1)
+            .is_some_and(|number| number.bytes().all(|b| b.is_ascii_digit()));
         names_box || numbered_box
     })
 }
