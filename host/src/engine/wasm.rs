@@ -7,20 +7,20 @@
 //! clock, so one that runs long shares its thread, and is interrupted at its deadline.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::{
-    Component, ComponentExportIndex, HasData, HasSelf, Instance, Lift, Linker, ResourceTable,
+    Component, ComponentExportIndex, HasData, HasSelf, Instance, InstancePre, Lift, Linker,
+    ResourceTable,
 };
 use wasmtime::{ResourceLimiter, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::cli::{WasiCli, WasiCliCtx, WasiCliCtxView};
 
+use super::bindings::Rules;
 use super::bindings::rulegate::checkout::host::{Host, LogLevel};
-use super::bindings::{Rules, RulesPre};
 use super::contract;
 use super::inspect::{self, Inspection};
 use super::{
@@ -140,11 +140,7 @@ impl Engine {
             Some(component) => component,
             None => self.compile(bytes)?,
         };
-        let pre = self.prepare(&component)?;
-        let decisions = Decisions::find(&component).map_err(|reason| LoadError::WrongWorld {
-            world: WORLD,
-            reason,
-        })?;
+        let (pre, decisions) = self.prepare(&component)?;
         if !from_cache && let Some(cache) = &self.inner.cache {
             cache.store(&self.inner.wasmtime, &hash, &component)?;
         }
@@ -168,8 +164,12 @@ impl Engine {
             .map_err(|error| LoadError::Compile(format!("{error:?}")))
     }
 
-    /// Checks imports and exports, and links the component into a reusable handle.
-    pub(super) fn prepare(&self, component: &Component) -> Result<RulesPre<CallState>, LoadError> {
+    /// Checks imports and exports, links the component into a reusable handle, and finds
+    /// the contract's exports.
+    pub(super) fn prepare(
+        &self,
+        component: &Component,
+    ) -> Result<(InstancePre<CallState>, Decisions), LoadError> {
         let forbidden: Vec<String> = inspect::imports(&self.inner.wasmtime, component)
             .into_iter()
             .filter(|import| !import.allowed)
@@ -187,15 +187,16 @@ impl Engine {
             .linker
             .instantiate_pre(component)
             .map_err(|error| wrong_world(format!("{error}")))?;
-        RulesPre::new(instance_pre).map_err(|error| {
+        let decisions = Decisions::find(component).map_err(|missing| {
             let exports = inspect::exports(&self.inner.wasmtime, component);
             let exported = if exports.is_empty() {
                 "nothing".to_string()
             } else {
                 exports.join(", ")
             };
-            wrong_world(format!("{error} (the component exports {exported})"))
-        })
+            wrong_world(format!("{missing} (the component exports {exported})"))
+        })?;
+        Ok((instance_pre, decisions))
     }
 
     pub(super) fn wasmtime(&self) -> &wasmtime::Engine {
@@ -267,18 +268,19 @@ fn start_epoch_ticker(engine: wasmtime::Engine, tick: Duration) -> mpsc::Sender<
 pub struct WasmRules {
     id: String,
     hash: ModuleHash,
-    pre: RulesPre<CallState>,
+    pre: InstancePre<CallState>,
     decisions: Decisions,
     engine: Engine,
     from_cache: bool,
 }
 
-/// Where the contract's three exports are in a module, found once at load.
+/// Where the contract's three exports are in a module, found once at load (a component
+/// that lacks one is of another world).
 ///
 /// A call looks up only the export it needs, so only that export's signature is checked
 /// against the contract on each instance (the check walks the whole cart type), rather
 /// than all three on every instantiation.
-struct Decisions {
+pub(super) struct Decisions {
     shipping_options: ComponentExportIndex,
     tax: ComponentExportIndex,
     validate: ComponentExportIndex,
@@ -421,76 +423,6 @@ struct WasmSession<'a> {
     usage: Usage,
 }
 
-/// One export of the contract, called with a cart.
-trait Export: Send {
-    type Output: Send;
-
-    fn call<'a>(
-        &'a self,
-        decisions: &'a Decisions,
-        instance: Instance,
-        store: &'a mut Store<CallState>,
-    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a;
-}
-
-struct ShippingOptionsOf<'c>(&'c Cart);
-struct TaxOf<'c>(&'c Cart);
-struct ValidateOf<'c>(&'c Cart);
-
-/// Calls the export at `index` on `instance` with `cart`.
-async fn decide<T>(
-    index: &ComponentExportIndex,
-    instance: Instance,
-    store: &mut Store<CallState>,
-    cart: &Cart,
-) -> wasmtime::Result<Decided<T>>
-where
-    Decided<T>: Lift + Send + Sync + 'static,
-{
-    let func = instance.get_typed_func::<(&Cart,), (Decided<T>,)>(&mut *store, index)?;
-    let (decided,) = func.call_async(&mut *store, (cart,)).await?;
-    Ok(decided)
-}
-
-impl Export for ShippingOptionsOf<'_> {
-    type Output = Decided<Vec<ShippingOption>>;
-
-    fn call<'a>(
-        &'a self,
-        decisions: &'a Decisions,
-        instance: Instance,
-        store: &'a mut Store<CallState>,
-    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
-        decide(&decisions.shipping_options, instance, store, self.0)
-    }
-}
-
-impl Export for TaxOf<'_> {
-    type Output = Decided<TaxDecision>;
-
-    fn call<'a>(
-        &'a self,
-        decisions: &'a Decisions,
-        instance: Instance,
-        store: &'a mut Store<CallState>,
-    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
-        decide(&decisions.tax, instance, store, self.0)
-    }
-}
-
-impl Export for ValidateOf<'_> {
-    type Output = Decided<Verdict>;
-
-    fn call<'a>(
-        &'a self,
-        decisions: &'a Decisions,
-        instance: Instance,
-        store: &'a mut Store<CallState>,
-    ) -> impl Future<Output = wasmtime::Result<Self::Output>> + Send + 'a {
-        decide(&decisions.validate, instance, store, self.0)
-    }
-}
-
 impl WasmSession<'_> {
     fn budget(&self) -> u64 {
         self.limits.fuel.unwrap_or(u64::MAX)
@@ -551,9 +483,17 @@ impl WasmSession<'_> {
         store
     }
 
-    /// Runs one export on the live instance (instantiating one first if needed) under
-    /// a fresh fuel budget, records usage, and classifies failures.
-    async fn call<E: Export>(&mut self, export: E) -> Result<E::Output, EngineError> {
+    /// Runs the export at `export` on the live instance (instantiating one first if
+    /// needed) with `cart`, under a fresh fuel budget; records usage and classifies
+    /// failures.
+    async fn call<T>(
+        &mut self,
+        export: ComponentExportIndex,
+        cart: &Cart,
+    ) -> Result<Decided<T>, EngineError>
+    where
+        Decided<T>: Lift + Send + Sync + 'static,
+    {
         let began = Instant::now();
         if began >= self.deadline() {
             return Err(EngineError::Deadline {
@@ -566,12 +506,7 @@ impl WasmSession<'_> {
             None => {
                 let mut store = self.new_store();
                 set_budget(&mut store, budget);
-                let instantiated = self
-                    .rules
-                    .pre
-                    .instance_pre()
-                    .instantiate_async(&mut store)
-                    .await;
+                let instantiated = self.rules.pre.instantiate_async(&mut store).await;
                 self.usage.instances += 1;
                 match instantiated {
                     Ok(instance) => (store, instance),
@@ -586,10 +521,7 @@ impl WasmSession<'_> {
             }
         };
         set_budget(&mut store, budget);
-        match export
-            .call(&self.rules.decisions, instance, &mut store)
-            .await
-        {
+        match call_export::<T>(&mut store, instance, export, cart).await {
             Ok(value) => {
                 self.account(&mut store, budget, began);
                 self.live = Some((store, instance));
@@ -621,6 +553,22 @@ impl WasmSession<'_> {
         self.account(store, budget, began);
         classify(error, store.data(), &self.limits)
     }
+}
+
+/// Calls the export at `export` on `instance` with `cart`. Only this export's
+/// signature is checked against the contract (see [`Decisions`]).
+async fn call_export<T>(
+    store: &mut Store<CallState>,
+    instance: Instance,
+    export: ComponentExportIndex,
+    cart: &Cart,
+) -> wasmtime::Result<Decided<T>>
+where
+    Decided<T>: Lift + Send + Sync + 'static,
+{
+    let func = instance.get_typed_func::<(&Cart,), (Decided<T>,)>(&mut *store, export)?;
+    let (decided,) = func.call_async(&mut *store, (cart,)).await?;
+    Ok(decided)
 }
 
 /// A fresh fuel budget, and the deadline clock checked from the next tick on.
@@ -665,7 +613,9 @@ fn classify(error: wasmtime::Error, state: &CallState, limits: &Limits) -> Engin
 impl AsyncSession for WasmSession<'_> {
     fn shipping_options<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Vec<ShippingOption>> {
         Box::pin(async move {
-            let decided = self.call(ShippingOptionsOf(cart)).await?;
+            let decided = self
+                .call(self.rules.decisions.shipping_options, cart)
+                .await?;
             contract::check_shipping(cart, &decided)?;
             Ok(decided)
         })
@@ -673,7 +623,7 @@ impl AsyncSession for WasmSession<'_> {
 
     fn tax<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, TaxDecision> {
         Box::pin(async move {
-            let decided = self.call(TaxOf(cart)).await?;
+            let decided = self.call(self.rules.decisions.tax, cart).await?;
             contract::check_tax(cart, &decided)?;
             Ok(decided)
         })
@@ -681,7 +631,7 @@ impl AsyncSession for WasmSession<'_> {
 
     fn validate<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Verdict> {
         Box::pin(async move {
-            let decided = self.call(ValidateOf(cart)).await?;
+            let decided = self.call(self.rules.decisions.validate, cart).await?;
             contract::check_verdict(&decided)?;
             Ok(decided)
         })
