@@ -45,3 +45,23 @@ fn a_configuration_with_a_refused_module_does_not_start() {
         assert!(stderr.contains(reason), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn a_log_written_to_a_file_is_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("rulegate.log");
+    let server = Server::start_with(None, &[("RULEGATE_LOG", "info")], Some(&log));
+    let body = rulegate_tests::fixture("kco/address_update_request.json");
+    let response = http::post_json(server.address, "/us-demo/kco/address_update", &body);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        server.terminate(std::time::Duration::from_secs(20)),
+        Some(0)
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("callback answered"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "terminal escape codes in a redirected log: {log:?}"
+    );
+}
