@@ -29,7 +29,7 @@ use base64::Engine as _;
 use rsa::pkcs1v15::SigningKey;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::{SignatureEncoding, Signer};
-use rulegate::engine::{Engine, EngineSettings, Limits, SharedRuleSet};
+use rulegate::engine::{Engine, EngineSettings, Limits, Session, SharedRuleSet};
 use rulegate::model::{Address, Cart, Line, LineKind, Platform, Price, empty_cart};
 
 /// The guest build the build scripts use, for the test module the isolation run needs.
@@ -199,18 +199,36 @@ fn micros(duration: Duration) -> String {
     format!("{:.2} µs", duration.as_secs_f64() * 1e6)
 }
 
-/// One decision per sample: on a fresh instance each time, or on one reused instance.
+/// The decisions one sample asks for: a single shipping decision, or the shipping and
+/// tax decisions a KCO address_update or Messenger checkout_update asks for, on one
+/// session.
+#[derive(Clone, Copy, PartialEq)]
+enum Ask {
+    Shipping,
+    ShippingAndTax,
+}
+
+/// Runs `ask` on `session`.
+fn ask(session: &mut dyn Session, cart: &Cart, ask: Ask) {
+    std::hint::black_box(session.shipping_options(cart).unwrap().unwrap());
+    if ask == Ask::ShippingAndTax {
+        std::hint::black_box(session.tax(cart).unwrap().unwrap());
+    }
+}
+
+/// `ask` once per sample: on a fresh instance each time, or on one reused instance.
 fn decide_samples(
     rules: &SharedRuleSet,
     cart: &Cart,
     fresh: bool,
+    asked: Ask,
     samples: usize,
 ) -> (Timing, u64, u64) {
     let limits = Limits::default();
     let mut durations = Vec::with_capacity(samples);
     let (fuel, memory) = {
         let mut session = rules.session(&limits);
-        session.shipping_options(cart).unwrap().unwrap();
+        ask(session.as_mut(), cart, asked);
         (session.usage().fuel, session.usage().peak_memory_bytes)
     };
     // A reused instance is replaced (and instantiated), untimed, every `REUSES` calls:
@@ -221,14 +239,13 @@ fn decide_samples(
     for call in 0..samples / 10 + samples {
         if !fresh && call % REUSES == 0 {
             reused = rules.session(&limits);
-            reused.shipping_options(cart).unwrap().unwrap();
+            ask(reused.as_mut(), cart, asked);
         }
         let began = Instant::now();
         if fresh {
-            let mut session = rules.session(&limits);
-            std::hint::black_box(session.shipping_options(cart).unwrap().unwrap());
+            ask(rules.session(&limits).as_mut(), cart, asked);
         } else {
-            std::hint::black_box(reused.shipping_options(cart).unwrap().unwrap());
+            ask(reused.as_mut(), cart, asked);
         }
         if call >= samples / 10 {
             durations.push(began.elapsed());
@@ -243,25 +260,32 @@ fn engine(out: &mut String) -> anyhow::Result<()> {
     let wasm: SharedRuleSet = engine.load(example.wasm)?;
     let native = example.native();
     let samples = if quick() { 2_000 } else { 20_000 };
-    writeln!(out, "\n## Engine: one shipping decision, US shop\n")?;
+    writeln!(out, "\n## Engine: decisions on one session, US shop\n")?;
     writeln!(
         out,
-        "A fresh isolated instance per decision (store, instantiate, call), a reused \
-         instance, and the same rules compiled natively, {samples} samples each.\n"
+        "One shipping decision, and the shipping and tax decisions a KCO address_update or \
+         Messenger checkout_update asks for, on a fresh isolated instance per sample (store, \
+         instantiate, calls), on a reused instance, and with the same rules compiled \
+         natively, {samples} samples each. Fuel and memory are per sample.\n"
     )?;
     writeln!(
         out,
         "| cart | native median | wasm reused median | wasm fresh median | wasm fresh p99 | fresh ÷ native | fresh ÷ reused | fuel | memory |"
     )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|---|")?;
-    for lines in [5, 200] {
+    let rows = [
+        (5, Ask::Shipping, "5 lines"),
+        (200, Ask::Shipping, "200 lines"),
+        (5, Ask::ShippingAndTax, "5 lines, shipping + tax"),
+    ];
+    for (lines, asked, label) in rows {
         let cart = us_cart(lines);
-        let (native_timing, _, _) = decide_samples(&native, &cart, true, samples);
-        let (reused, _, _) = decide_samples(&wasm, &cart, false, samples);
-        let (fresh, fuel, memory) = decide_samples(&wasm, &cart, true, samples);
+        let (native_timing, _, _) = decide_samples(&native, &cart, true, asked, samples);
+        let (reused, _, _) = decide_samples(&wasm, &cart, false, asked, samples);
+        let (fresh, fuel, memory) = decide_samples(&wasm, &cart, true, asked, samples);
         writeln!(
             out,
-            "| {lines} lines | {} | {} | {} | {} | {:.1}× | {:.2}× | {fuel} | {} KiB |",
+            "| {label} | {} | {} | {} | {} | {:.1}× | {:.2}× | {fuel} | {} KiB |",
             micros(native_timing.median),
             micros(reused.median),
             micros(fresh.median),
@@ -349,6 +373,14 @@ impl Served {
         })
     }
 
+    /// Where load for this server goes.
+    fn target(&self) -> Target {
+        Target {
+            address: self.address,
+            pid: self.child.id(),
+        }
+    }
+
     fn resident_bytes(&self) -> u64 {
         std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default()
@@ -429,6 +461,8 @@ struct LoadResult {
     per_second: f64,
     p50: Duration,
     p99: Duration,
+    /// The server's CPU time (all its threads) per answered request.
+    server_cpu_per_request: Duration,
 }
 
 /// What one stretch of load measured.
@@ -437,6 +471,7 @@ struct Measured {
     latencies: Vec<Duration>,
     errors: usize,
     elapsed: Duration,
+    server_cpu: Duration,
 }
 
 impl Measured {
@@ -444,6 +479,7 @@ impl Measured {
         self.latencies.append(&mut other.latencies);
         self.errors += other.errors;
         self.elapsed += other.elapsed;
+        self.server_cpu += other.server_cpu;
     }
 
     fn result(self) -> LoadResult {
@@ -461,6 +497,7 @@ impl Measured {
             per_second: requests as f64 / self.elapsed.as_secs_f64().max(1e-9),
             p50: timing.median,
             p99: timing.p99,
+            server_cpu_per_request: self.server_cpu / requests.max(1) as u32,
         }
     }
 }
@@ -474,16 +511,34 @@ fn load_runtime() -> tokio::runtime::Runtime {
         .expect("a runtime for the load generator")
 }
 
-/// `connections` keep-alive clients send `scenario` for `duration` after a warm-up.
-fn load(
+/// Where the load goes: the server's address, and its process, whose CPU time is read.
+#[derive(Clone, Copy)]
+struct Target {
     address: SocketAddr,
-    scenario: &Scenario,
-    connections: usize,
-    duration: Duration,
-) -> LoadResult {
+    pid: u32,
+}
+
+impl Target {
+    /// CPU time the server's threads have used so far: the sum of their run times in
+    /// `/proc/PID/task/*/schedstat` (nanoseconds, unlike the clock ticks of `stat`).
+    fn server_cpu(&self) -> Duration {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.pid));
+        let nanos: u64 = tasks
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+            .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+            .sum();
+        Duration::from_nanos(nanos)
+    }
+}
+
+/// `connections` keep-alive clients send `scenario` for `duration` after a warm-up.
+fn load(target: Target, scenario: &Scenario, connections: usize, duration: Duration) -> LoadResult {
     load_runtime()
         .block_on(stretch(
-            address,
+            target,
             scenario,
             connections,
             duration / 4,
@@ -496,7 +551,7 @@ fn load(
 /// `duration / 6` each, so that a noisy neighbour that comes and goes during the run
 /// weighs on both sides alike and their ratio stays fair.
 fn load_in_turns(
-    address: SocketAddr,
+    target: Target,
     first: &Scenario,
     second: &Scenario,
     connections: usize,
@@ -509,23 +564,25 @@ fn load_in_turns(
     let warm_up = (duration / 4).min(Duration::from_millis(100));
     runtime.block_on(async {
         for _ in 0..TURNS {
-            a.add(stretch(address, first, connections, warm_up, turn).await);
-            b.add(stretch(address, second, connections, warm_up, turn).await);
+            a.add(stretch(target, first, connections, warm_up, turn).await);
+            b.add(stretch(target, second, connections, warm_up, turn).await);
         }
     });
     (a.result(), b.result())
 }
 
 /// `connections` clients on fresh keep-alive connections send `scenario` one request
-/// after another; what they see during `duration`, after `warm_up`, is measured.
+/// after another; what they see during `duration`, after `warm_up`, is measured, with the
+/// server's CPU time over the same window.
 async fn stretch(
-    address: SocketAddr,
+    target: Target,
     scenario: &Scenario,
     connections: usize,
     warm_up: Duration,
     duration: Duration,
 ) -> Measured {
     use tokio::io::AsyncWriteExt;
+    let address = target.address;
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
     let workers: Vec<_> = (0..connections)
@@ -574,13 +631,16 @@ async fn stretch(
         .collect();
     tokio::time::sleep(warm_up).await;
     measuring.store(true, Ordering::Relaxed);
+    let cpu_before = target.server_cpu();
     let began = Instant::now();
     tokio::time::sleep(duration).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = began.elapsed();
+    let server_cpu = target.server_cpu().saturating_sub(cpu_before);
     stop.store(true, Ordering::Relaxed);
     let mut measured = Measured {
         elapsed,
+        server_cpu,
         ..Measured::default()
     };
     for worker in workers {
@@ -717,22 +777,25 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
          tenants run the example components, `native` tenants the same rules linked \
          natively, in the same server process. The two take turns: six stretches each, \
          alternating, {:.1} s per side and row in all (each stretch after a short \
-         warm-up), so that load from elsewhere on the machine weighs on both alike.\n",
+         warm-up), so that load from elsewhere on the machine weighs on both alike. \
+         Server CPU is the server process's CPU time (all threads) per answered callback \
+         over the same windows: unlike throughput, it does not depend on how much of the \
+         machine the load generator takes.\n",
         duration.as_secs_f64()
     )?;
     writeln!(
         out,
-        "| callback | connections | wasm req/s | native req/s | wasm ÷ native | wasm p50 | wasm p99 | native p50 | native p99 | errors |"
+        "| callback | connections | wasm req/s | native req/s | wasm ÷ native | wasm p50 | wasm p99 | native p50 | native p99 | server CPU wasm ÷ native | errors |"
     )?;
-    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|")?;
+    writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|")?;
     let wasm_scenarios = scenarios("wasm");
     let native_scenarios = scenarios("native");
     for (wasm, native) in wasm_scenarios.iter().zip(&native_scenarios) {
         for connections in [1, 16, 64] {
-            let (w, n) = load_in_turns(server.address, wasm, native, connections, duration);
+            let (w, n) = load_in_turns(server.target(), wasm, native, connections, duration);
             writeln!(
                 out,
-                "| {} | {connections} | {:.0} | {:.0} | {:.0} % | {} | {} | {} | {} | {} |",
+                "| {} | {connections} | {:.0} | {:.0} | {:.0} % | {} | {} | {} | {} | {} ÷ {} = {:.2}× | {} |",
                 wasm.name,
                 w.per_second,
                 n.per_second,
@@ -741,6 +804,10 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
                 millis(w.p99),
                 millis(n.p50),
                 millis(n.p99),
+                micros(w.server_cpu_per_request),
+                micros(n.server_cpu_per_request),
+                w.server_cpu_per_request.as_secs_f64()
+                    / n.server_cpu_per_request.as_secs_f64().max(1e-12),
                 w.errors + n.errors,
             )?;
         }
@@ -769,20 +836,20 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
     )?;
     writeln!(out, "|---|---|---|---|---|---|---|---|")?;
     for connections in [1, 16] {
-        let alone = load(server.address, probe, connections, duration);
+        let alone = load(server.target(), probe, connections, duration);
         let stop = Arc::new(AtomicBool::new(false));
         let burning = {
             let stop = stop.clone();
             let burn = burn.clone();
-            let address = server.address;
+            let target = server.target();
             std::thread::spawn(move || {
                 while !stop.load(Ordering::Relaxed) {
-                    load(address, &burn, 4, Duration::from_millis(400));
+                    load(target, &burn, 4, Duration::from_millis(400));
                 }
             })
         };
         std::thread::sleep(Duration::from_millis(300));
-        let beside = load(server.address, probe, connections, duration);
+        let beside = load(server.target(), probe, connections, duration);
         stop.store(true, Ordering::Relaxed);
         burning.join().expect("the burner");
         writeln!(
