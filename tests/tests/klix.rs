@@ -223,6 +223,45 @@ fn golden_vectors_verify_and_forgeries_do_not() {
     assert!(hs.to_string().contains("only RS256"), "{hs}");
 }
 
+/// A 2048-bit key, the size of production keys, goes through the other verifier than
+/// the 512-bit public test certificate above: the same answers are required of it.
+#[test]
+fn production_size_keys_verify_and_forgeries_do_not() {
+    let provider = ProviderKey::from_pem(&text("test_provider_certificate.pem")).unwrap();
+    let signer = TestProvider::load();
+    let body = fixture("klix/shipping_cost_request_payload.json");
+    let signature = signer.detached(&body);
+    provider.verify_detached(&body, &signature).unwrap();
+    for index in [0, body.len() / 2, body.len() - 1] {
+        let mut tampered = body.clone();
+        tampered[index] ^= 0x01;
+        assert!(
+            provider.verify_detached(&tampered, &signature).is_err(),
+            "byte {index}"
+        );
+    }
+    let payload = br#"{"orderId":"1a6a5368-e799-4967-b742-67adc16aec8a"}"#;
+    assert_eq!(
+        provider.verify_jws(signer.jws(payload).as_bytes()).unwrap(),
+        json!({ "orderId": ORDER_ID })
+    );
+    // Signed by the 512-bit key, a truncated signature, and an empty one.
+    let golden = fixture("klix/purchase_notification_v2_body.json");
+    let golden_signature = text("purchase_notification_v2_body.x-klix-signature.txt");
+    assert!(
+        provider
+            .verify_detached(&golden, &golden_signature)
+            .is_err()
+    );
+    let raw = STANDARD.decode(&signature).unwrap();
+    for short in [&raw[..raw.len() - 1], &raw[..0]] {
+        let error = provider
+            .verify_detached(&body, &STANDARD.encode(short))
+            .unwrap_err();
+        assert_eq!(error.to_string(), "the signature does not verify");
+    }
+}
+
 #[test]
 fn order_verification_approves_through_the_api_with_a_signed_order() {
     let dir = tempfile::tempdir().unwrap();
