@@ -15,7 +15,7 @@ use crate::engine::{ArtifactCache, Engine, Executor};
 use crate::journal::Journal;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
-use crate::server::{self, AppState};
+use crate::server::{self, AppState, Services};
 use crate::shadow::ShadowRunner;
 use crate::store::ModuleStore;
 use crate::watch;
@@ -58,7 +58,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("opening the decision log")?;
     let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::default());
-    let state = AppState {
+    let state = AppState::new(Services {
         registry: registry.clone(),
         // A quarter of the instance pool stays for shadow evaluations and the
         // activation gate.
@@ -68,7 +68,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics: metrics.clone(),
         decision_log: decision_log.clone(),
         shadow: ShadowRunner::default(),
-    };
+    });
     let address = args.listen.unwrap_or(config.listen);
     let admin = config
         .admin

@@ -32,9 +32,29 @@ use crate::protocols::{self, Answer, ClientError, Reply};
 use crate::registry::{Registry, Tenant};
 use crate::shadow::{Live, ShadowRunner};
 
-/// What every handler shares. Cheap to clone.
+/// What every handler shares: one reference count to clone per request, where cloning
+/// each service would touch a dozen counters that every server thread shares.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// The state for `services`.
+    pub fn new(services: Services) -> Self {
+        AppState(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The services behind [`AppState`].
+#[derive(Debug)]
+pub struct Services {
     /// The tenants and their rules.
     pub registry: Arc<Registry>,
     /// Where rule calls run, off the async executor.
