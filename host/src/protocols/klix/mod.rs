@@ -369,14 +369,18 @@ pub async fn quote_shipping(
     decider: &Decider,
     received_at_ms: u64,
 ) -> Result<Answer, ClientError> {
-    let parsed: ShippingCostRequest =
-        serde_path_to_error::deserialize(payload).map_err(|error| {
-            ClientError::bad_request(format!(
-                "the shipping cost request: `{}`: {}",
-                error.path(),
-                error.inner()
-            ))
-        })?;
+    // Parsed plainly first; again, tracking the path, only for the error message.
+    let parsed = match ShippingCostRequest::deserialize(payload) {
+        Ok(parsed) => Ok(parsed),
+        Err(_) => serde_path_to_error::deserialize(payload),
+    };
+    let parsed: ShippingCostRequest = parsed.map_err(|error| {
+        ClientError::bad_request(format!(
+            "the shipping cost request: `{}`: {}",
+            error.path(),
+            error.inner()
+        ))
+    })?;
     let cart = order::shipping_request_to_cart(&parsed, market, received_at_ms)
         .map_err(|error| ClientError::bad_request(format!("the shipping cost request: {error}")))?;
     let exponent = money::currency_exponent(&cart.currency).unwrap_or(2);

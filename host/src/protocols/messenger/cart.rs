@@ -107,6 +107,10 @@ pub fn to_cart(
 }
 
 fn payload_cart(payload: &str, path: &str) -> Result<PayloadCart, ClientError> {
+    // Parsed plainly first; again, tracking the path, only for the error message.
+    if let Ok(parsed) = PayloadCart::deserialize(&mut serde_json::Deserializer::from_str(payload)) {
+        return Ok(parsed);
+    }
     let mut deserializer = serde_json::Deserializer::from_str(payload);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let field = error.path().to_string();
