@@ -529,6 +529,23 @@ fn shipping_cost_for_both_generations() {
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json(), expected);
 
+    // A signed request with a field of the wrong type: 400 naming the field.
+    let mut malformed = shipping_request("ombud");
+    malformed["order_items"][1]["quantity"] = json!("one");
+    let body = malformed.to_string();
+    let response = post(
+        &server,
+        "/sek/klix/shipping_cost",
+        provider.jws(body.as_bytes()).as_bytes(),
+        &[],
+    );
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(
+        response.text().contains("`order_items[1].quantity`"),
+        "{}",
+        response.text()
+    );
+
     // A method the rules do not offer there: 422.
     let body = shipping_request("drone").to_string();
     let response = post(
