@@ -258,6 +258,19 @@ fn production_size_keys_verify_and_forgeries_do_not() {
     }
 }
 
+/// A 2047-bit key takes 256 bytes, like a 2048-bit one: the choice of verifier and
+/// `ring`'s own size check must agree on which side of 2048 bits it falls.
+#[test]
+fn keys_of_any_bit_length_verify() {
+    let pem = text("test_odd_size_private_key.pem");
+    let signer = TestProvider(SigningKey::new(
+        RsaPrivateKey::from_pkcs8_pem(&pem).unwrap(),
+    ));
+    let provider = ProviderKey::from_pem(&text("test_odd_size_public_key.pem")).unwrap();
+    let body = fixture("klix/shipping_cost_request_payload.json");
+    verifies_until_tampered(&provider, &body, &signer.detached(&body));
+}
+
 #[test]
 fn order_verification_approves_through_the_api_with_a_signed_order() {
     let dir = tempfile::tempdir().unwrap();

@@ -30,7 +30,8 @@ use x509_cert::der::{DecodePem, Encode};
 /// The largest key accepted, in bits.
 const MAX_KEY_BITS: usize = 8192;
 
-/// The smallest key `ring` verifies with, in bits.
+/// The smallest key `ring` verifies with, in bits. Like `ring`, the check counts the
+/// modulus in whole bytes, so a 2047-bit key is on this side too.
 const RING_MIN_KEY_BITS: usize = 2048;
 
 /// Why a signature was refused. The message is safe to send back: it says what is
