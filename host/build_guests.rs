@@ -19,7 +19,12 @@ fn build_guests(repository: &Path, workspace: &Path, crates: &[&str]) -> Vec<(St
     println!("cargo:rerun-if-changed={}", workspace.join("Cargo.lock").display());
     for name in crates {
         for watched in ["src", "Cargo.toml", "build.rs"] {
-            println!("cargo:rerun-if-changed={}", workspace.join(name).join(watched).display());
+            // Cargo treats a watched path that does not exist as always changed, which
+            // would rebuild the host on every invocation: watch only what is there.
+            let path = workspace.join(name).join(watched);
+            if path.exists() {
+                println!("cargo:rerun-if-changed={}", path.display());
+            }
         }
     }
     require_guest_target();
