@@ -19,6 +19,7 @@ const MODULES: &[&str] = &[
     "allocation-storm",
     "imports-clock",
     "imports-sockets",
+    "mistyped-export",
 ];
 
 fn main() {

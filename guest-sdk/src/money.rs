@@ -323,7 +323,7 @@ mod tests {
     /// The vectors of the KCO money rules: tax contained in a line total.
     #[test]
     fn kco_tax_vectors() {
-        // PROTOCOLS.md §1.4: 50000 at 1000 bp → 4545 (5000 is rejected by KCO).
+        // docs/PROTOCOLS.md §1.4: 50000 at 1000 bp → 4545 (5000 is rejected by KCO).
         assert_eq!(tax_included_in(50_000, 1000), 4545);
         // Discount lines carry negative tax.
         assert_eq!(tax_included_in(-50_000, 1000), -4545);

@@ -1,5 +1,8 @@
-//! Configuration: one TOML file, read once at startup into the runtime form. With no
-//! file, the embedded default serves the example rules.
+//! Configuration: one TOML file, read once at startup. Each floor of the host owns the
+//! type of its own table (the engine's `[engine]`, the server's `[http]` and
+//! `[admin]`, a tenant's `[tenants.<name>]`, ...); this module only puts them
+//! together, checks what spans tables, and hands each its part. With no file, the
+//! embedded default serves the example rules.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -8,9 +11,12 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::decide::FailurePolicy;
-use crate::engine::{EngineSettings, Limits};
-use crate::protocols::{kco, klix, messenger};
+use crate::engine::EngineSettings;
+use crate::records::DecisionLogSettings;
+use crate::server::HttpSettings;
+use crate::server::admin::AdminSettings;
+use crate::tenants::TenantSettings;
+use crate::watch::WatchSettings;
 
 /// The configuration `rulegate serve` uses when given no file: tenant `demo` runs the
 /// EU shop, `us-demo` the US shop and `catalog-demo` the catalog shop, all from the
@@ -36,55 +42,18 @@ pub struct Config {
     /// Limits of every listener: header and request deadlines, header size, the
     /// shutdown grace period.
     #[serde(default)]
-    pub http: crate::server::HttpSettings,
+    pub http: HttpSettings,
     /// The decision log (on by default, under the state directory).
     #[serde(default)]
-    pub decision_log: crate::decision_log::DecisionLogSettings,
+    pub decision_log: DecisionLogSettings,
     /// The admin API; absent = no admin listener.
     #[serde(default)]
-    pub admin: Option<crate::admin::AdminSettings>,
+    pub admin: Option<AdminSettings>,
     /// A directory watched for `<tenant>.wasm` deploys; absent = none.
     #[serde(default)]
-    pub watch: Option<crate::watch::WatchSettings>,
+    pub watch: Option<WatchSettings>,
     /// The merchants served, by the name that prefixes their callback URLs.
-    pub tenants: BTreeMap<String, TenantConfig>,
-}
-
-/// One merchant.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TenantConfig {
-    /// The rules: `example:<name>` (embedded component), `native:<name>` (the example
-    /// linked natively, for benchmarks) or a path to a `.wasm` component.
-    pub module: String,
-    /// Per-call limits.
-    #[serde(default)]
-    pub limits: Limits,
-    /// What the host answers when the module fails.
-    #[serde(default)]
-    pub on_failure: FailurePolicy,
-    /// Long rule calls (still running after a few deadline-clock ticks) this tenant may
-    /// run at once (default: one less than the cores, at least one), so no tenant can
-    /// take every core.
-    #[serde(default)]
-    pub concurrency: Option<usize>,
-    /// A candidate evaluated in the shadow of live traffic (`example:<name>` or a
-    /// `.wasm` path); the admin API can set, clear and promote one too.
-    #[serde(default)]
-    pub shadow: Option<String>,
-    /// A directory of canonical carts (`*.json`) every candidate version must decide
-    /// (tax, shipping, validate) within the limits before it may become active.
-    #[serde(default)]
-    pub smoke: Option<PathBuf>,
-    /// KCO callbacks; absent when the tenant does not use KCO.
-    #[serde(default)]
-    pub kco: Option<kco::Settings>,
-    /// Klix callbacks; absent when the tenant does not use Klix.
-    #[serde(default)]
-    pub klix: Option<klix::Settings>,
-    /// Messenger webhooks; absent when the tenant does not use Messenger.
-    #[serde(default)]
-    pub messenger: Option<messenger::Settings>,
+    pub tenants: BTreeMap<String, TenantSettings>,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -93,59 +62,6 @@ fn default_state_dir() -> PathBuf {
 
 fn default_max_body_bytes() -> usize {
     1 << 20
-}
-
-/// A secret named by reference, so configuration files hold no secrets: the value
-/// comes from an environment variable or a file (trailing newline trimmed).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretRef {
-    /// The environment variable holding the secret.
-    #[serde(default)]
-    pub env: Option<String>,
-    /// The file holding the secret.
-    #[serde(default)]
-    pub file: Option<PathBuf>,
-}
-
-impl SecretRef {
-    /// Reads the secret; `key` names the setting in errors (never the value).
-    pub fn resolve(&self, key: &str) -> anyhow::Result<Secret> {
-        let value = match (&self.env, &self.file) {
-            (Some(name), None) => std::env::var(name).map_err(|_| {
-                anyhow::anyhow!("`{key}`: the environment variable {name} is not set")
-            })?,
-            (None, Some(path)) => std::fs::read_to_string(path)
-                .with_context(|| format!("`{key}`: reading {}", path.display()))?
-                .trim_end_matches(['\n', '\r'])
-                .to_string(),
-            _ => anyhow::bail!("`{key}`: give exactly one of `env` and `file`"),
-        };
-        anyhow::ensure!(!value.is_empty(), "`{key}`: the secret is empty");
-        Ok(Secret(value))
-    }
-}
-
-/// A secret value. Its `Debug` form is redacted, so it cannot reach a log by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// A secret from its value.
-    pub fn new(value: impl Into<String>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The value, for comparison or signing only.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
 }
 
 impl Config {
@@ -239,39 +155,6 @@ mod tests {
         assert_eq!(config.tenants.len(), 3);
         let kco = config.tenants["demo"].kco.as_ref().unwrap();
         assert!(kco.unauthenticated);
-    }
-
-    #[test]
-    fn secrets_come_by_reference_and_stay_out_of_debug() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("secret");
-        std::fs::write(&path, "hunter2\n").unwrap();
-        let reference = SecretRef {
-            env: None,
-            file: Some(path),
-        };
-        let secret = reference.resolve("k").unwrap();
-        assert_eq!(secret.expose(), "hunter2");
-        assert!(!format!("{secret:?}").contains("hunter2"));
-        let missing = SecretRef {
-            env: Some("RULEGATE_TEST_SURELY_UNSET".into()),
-            file: None,
-        };
-        let error = missing.resolve("tenants.a.kco.secret").unwrap_err();
-        assert!(
-            error.to_string().contains("tenants.a.kco.secret"),
-            "{error}"
-        );
-        let both = SecretRef {
-            env: Some("A".into()),
-            file: Some("b".into()),
-        };
-        assert!(
-            both.resolve("k")
-                .unwrap_err()
-                .to_string()
-                .contains("exactly one")
-        );
     }
 
     #[test]

@@ -1,29 +1,45 @@
 //! rulegate: the callback server for hosted checkouts whose business rules are
 //! WebAssembly components.
 //!
-//! Layout, one module per concern: [`model`] (the canonical cart and decisions),
-//! [`money`] (exact arithmetic), [`engine`] (the wasmtime sandbox; knows no platform),
-//! [`decide`] (one callback's decisions under a deadline and the failure policy),
-//! [`protocols`] (one adapter per platform; never touches wasmtime), [`examples`] (the
-//! example rules, embedded), [`config`] (configuration), [`registry`] (tenants and their
-//! module versions), [`store`] (versions on disk), [`journal`] (recorded events), [`server`] (HTTP), [`cli`] (the command
-//! line).
+//! The modules form a stack; each uses only those listed before it:
+//!
+//! | floor | modules | what |
+//! |---|---|---|
+//! | model | [`model`] | the canonical cart and decisions (the contract's generated types), money |
+//! | leaves | [`secret`] | secrets by reference, compared in constant time |
+//! | engine | [`engine`], [`examples`] | the wasmtime sandbox, which knows no platform; the example rules |
+//! | decide | [`decide`] | one callback's decisions under a deadline, and the failure policy |
+//! | protocols | [`protocols`] | one HTTP-free adapter per platform, which never touches wasmtime |
+//! | records | [`records`] | the decision log, recorded events, comparing decisions |
+//! | tenants | [`tenants`] | tenants, where their modules come from, the gate, the store |
+//! | operations | [`metrics`], [`shadow`], [`watch`] | metrics, shadow evaluation, the watched directory |
+//! | server | [`server`] | HTTP: routes, per-platform handlers, the admin API, listeners |
+//! | offline | [`offline`] | the server's answer without HTTP (`run`, `test`, `replay`) |
+//! | config | [`config`] | the configuration file, put together from each floor's table |
+//! | cli | [`cli`] | the command line, one file per subcommand |
 
-pub mod admin;
-pub mod cli;
-pub mod compare;
-pub mod config;
-pub mod decide;
-pub mod decision_log;
+pub mod model;
+pub mod secret;
+
 pub mod engine;
 pub mod examples;
-pub mod journal;
-pub mod metrics;
-pub mod model;
-pub mod money;
+
+pub mod decide;
+
 pub mod protocols;
-pub mod registry;
-pub mod server;
+
+pub mod records;
+
+pub mod tenants;
+
+pub mod metrics;
 pub mod shadow;
-pub mod store;
 pub mod watch;
+
+pub mod server;
+
+pub mod offline;
+
+pub mod config;
+
+pub mod cli;

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-use crate::compare::{logged_outcome, outcome};
-use crate::decide::Decisions;
-use crate::decision_log::{self, DecisionLog, LoggedDecision, Record};
 use crate::engine::{Executor, Limits, LongCalls};
 use crate::metrics::Metrics;
+use crate::model::{Cart, DecisionKind};
 use crate::protocols::now_ms;
-use crate::registry::Active;
+use crate::records::compare::{comparable, logged_outcome};
+use crate::records::decision_log::{self, DecisionLog, LoggedDecision, Record};
+use crate::tenants::Active;
 
 /// Evaluations queued or running before new ones are skipped.
 const MAX_IN_FLIGHT: usize = 32;
@@ -36,67 +36,67 @@ impl Default for ShadowRunner {
     }
 }
 
-/// What the live callback decided, as the shadow compares it.
-pub struct Live {
+/// What the live callback decided, which the candidate is compared with.
+pub struct Live<'a> {
     /// The tenant.
-    pub tenant: String,
-    /// The platform and callback.
+    pub tenant: &'a str,
+    /// The platform.
     pub platform: &'static str,
     /// The callback.
-    pub callback: String,
+    pub callback: &'static str,
     /// The tenant's limits.
     pub limits: Limits,
+    /// The cart the live module decided on.
+    pub input: Arc<Cart>,
+    /// The live module's version.
+    pub module: &'a str,
+    /// The live decisions, as the decision log writes them, in the order they ran.
+    pub decisions: &'a [(DecisionKind, LoggedDecision)],
 }
 
 impl ShadowRunner {
-    /// Starts evaluating `candidate` on what `decisions` decided; returns at once.
+    /// Starts evaluating `candidate` on what `live` decided; returns at once.
     pub fn evaluate(
         &self,
-        live: Live,
-        decisions: &Decisions,
+        live: Live<'_>,
         candidate: Arc<Active>,
         metrics: Arc<Metrics>,
         log: DecisionLog,
     ) {
         if self.in_flight.fetch_add(1, Ordering::AcqRel) >= MAX_IN_FLIGHT {
             self.in_flight.fetch_sub(1, Ordering::AcqRel);
-            metrics.shadow(&live.tenant, "skipped");
+            metrics.shadow(live.tenant, "skipped");
             return;
         }
-        let input = decisions.input.clone();
-        let live_module = decisions.module.clone();
-        let expected: Vec<(String, Value)> = decision_log::logged_decisions(decisions)
-            .into_iter()
-            .map(|(name, logged)| {
-                let value = logged_outcome(&logged);
-                (name, value)
-            })
+        let expected: Vec<(DecisionKind, Value)> = live
+            .decisions
+            .iter()
+            .map(|(kind, logged)| (*kind, logged_outcome(logged)))
             .collect();
+        let (tenant, platform, callback, limits) = (
+            live.tenant.to_string(),
+            live.platform,
+            live.callback,
+            live.limits,
+        );
+        let (input, live_module) = (live.input, live.module.to_string());
         let executor = self.executor.clone();
         let in_flight = self.in_flight.clone();
         tokio::spawn(async move {
-            let names: Vec<String> = expected.iter().map(|(name, _)| name.clone()).collect();
-            let rules = candidate.rules.clone();
-            let limits = live.limits;
-            let cart = input.clone();
             let ran = executor
                 .run(async {
                     let long_calls = LongCalls(vec![executor.long_calls()]);
-                    let mut session = rules.session_async(&limits, &long_calls);
-                    let mut answers: Vec<(Value, bool)> = Vec::with_capacity(names.len());
-                    for name in &names {
-                        answers.push(match name.as_str() {
-                            "tax" => outcome(session.tax(&cart).await),
-                            "shipping-options" => outcome(session.shipping_options(&cart).await),
-                            _ => outcome(session.validate(&cart).await),
-                        });
+                    let mut session = candidate.rules.session_async(&limits, &long_calls);
+                    let mut answers: Vec<(Value, bool)> = Vec::with_capacity(expected.len());
+                    for (kind, _) in &expected {
+                        answers.push(comparable(session.decide(*kind, &input).await));
                     }
                     (answers, session.usage().clone())
                 })
                 .await;
             in_flight.fetch_sub(1, Ordering::AcqRel);
             let Ok((answers, usage)) = ran else {
-                metrics.shadow(&live.tenant, "failed");
+                metrics.shadow(&tenant, "failed");
                 return;
             };
             let failed = answers.iter().any(|(_, failed)| *failed);
@@ -111,12 +111,12 @@ impl ShadowRunner {
             } else {
                 "different"
             };
-            metrics.shadow(&live.tenant, result);
+            metrics.shadow(&tenant, result);
             if log.enabled() {
                 let decisions = expected
                     .iter()
                     .zip(answers)
-                    .map(|((name, _), (answer, failed))| {
+                    .map(|((kind, _), (answer, failed))| {
                         let logged = if failed {
                             LoggedDecision {
                                 answer: Value::Null,
@@ -128,14 +128,14 @@ impl ShadowRunner {
                                 fallback: None,
                             }
                         };
-                        (name.clone(), logged)
+                        (kind.export_name().to_string(), logged)
                     })
                     .collect();
                 log.write(&Record {
                     time_ms: now_ms(),
-                    tenant: live.tenant,
-                    platform: live.platform.to_string(),
-                    callback: live.callback,
+                    tenant,
+                    platform: platform.to_string(),
+                    callback: callback.to_string(),
                     module: candidate.version.clone(),
                     input: decision_log::redact(&input, log.redactions()),
                     redacted: log.redactions().to_vec(),

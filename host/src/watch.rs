@@ -13,10 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-use crate::admin::activation_reply;
 use crate::engine::ModuleHash;
 use crate::metrics::Metrics;
-use crate::registry::Registry;
+use crate::tenants::{ActivationError, Registry};
 
 /// The `[watch]` table.
 #[derive(Debug, Clone, Deserialize)]
@@ -77,15 +76,21 @@ pub async fn watch(settings: WatchSettings, registry: Arc<Registry>, metrics: Ar
             let result = tokio::task::spawn_blocking(move || worker.deploy(&name, &bytes, "watch"))
                 .await
                 .unwrap_or_else(|error| {
-                    Err(crate::registry::ActivationError::Refused(format!(
+                    Err(ActivationError::Refused(format!(
                         "the activation stopped: {error}"
                     )))
                 });
-            let reply = activation_reply(&metrics, &tenant.name, "watch", result);
-            tracing::info!(
-                tenant = %tenant.name, file = %path.display(), status = reply.status,
-                "module file handled"
-            );
+            metrics.activation(&tenant.name, "watch", &result);
+            match result {
+                Ok(active) => tracing::info!(
+                    tenant = %tenant.name, file = %path.display(), version = %active.version,
+                    "module file activated"
+                ),
+                Err(error) => tracing::warn!(
+                    tenant = %tenant.name, file = %path.display(), %error,
+                    "module file not activated; the active version keeps serving"
+                ),
+            }
         }
     }
 }

@@ -307,6 +307,21 @@ fn a_component_of_another_world_is_refused() {
     still_serves(&engine);
 }
 
+/// Calls skip the export's type check (`TypedFunc::new_unchecked`), which is sound only
+/// while the load refuses every component whose exports have other types.
+#[test]
+fn a_mistyped_export_is_refused_at_load() {
+    let engine = engine();
+    let error = engine.load(module("mistyped-export")).unwrap_err();
+    let LoadError::WrongWorld { reason, .. } = &error else {
+        panic!("{error}")
+    };
+    assert!(reason.contains("another type"), "{reason}");
+    assert!(reason.contains("`shipping-options`"), "{reason}");
+    assert!(!engine.inspect(module("mistyped-export")).accepted());
+    still_serves(&engine);
+}
+
 #[test]
 fn a_component_importing_the_filesystem_is_refused() {
     let engine = engine();

@@ -1,4 +1,4 @@
-//! KCO's money rules (PROTOCOLS.md §1.4) hold for every cart the host returns, whatever
+//! KCO's money rules (docs/PROTOCOLS.md §1.4) hold for every cart the host returns, whatever
 //! the cart and whatever the module decided: generated carts (quantities, discounts,
 //! discount lines, earlier fee and tax lines, rates 0..10000) and generated decisions.
 

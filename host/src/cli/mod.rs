@@ -1,7 +1,7 @@
 //! The `rulegate` command line: parse arguments, dispatch to one subcommand.
 //!
-//! Exit codes: 0 success; 1 the module was refused, a decision failed, or (for later
-//! subcommands) tests failed; 2 usage or load errors.
+//! Exit codes: 0 success; 1 the module was refused, a decision failed, a fixture
+//! failed or a replay differed; 2 usage or load errors.
 
 mod check;
 mod replay;
@@ -56,7 +56,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Reads a module argument: a path, `example:<name>` or `native:<name>`.
-fn module_argument(value: &str) -> Result<crate::registry::ModuleSource, String> {
+fn module_argument(value: &str) -> Result<crate::tenants::ModuleSource, String> {
     value
         .parse()
         .map_err(|error: anyhow::Error| format!("{error:#}"))

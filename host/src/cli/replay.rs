@@ -16,12 +16,13 @@ use clap::Args;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::run::{PlatformArg, PlatformSettings, platform_answer};
-use crate::compare::{diff, logged_outcome, outcome};
-use crate::decision_log::Record;
-use crate::engine::{Engine, EngineSettings, Limits, Session, SharedRuleSet};
-use crate::protocols::Body;
-use crate::registry::ModuleSource;
+use crate::engine::{Engine, EngineSettings, Limits, SharedRuleSet};
+use crate::model::{DecisionKind, Platform};
+use crate::offline::{self, Offline, PlatformSettings};
+use crate::protocols::{Answer, Body};
+use crate::records::Record;
+use crate::records::compare::{comparable, diff, logged_outcome};
+use crate::tenants::ModuleSource;
 
 /// Arguments of `rulegate replay`.
 #[derive(Debug, Args)]
@@ -47,9 +48,10 @@ pub struct ReplayArgs {
     /// Payload directories: the module whose answers the candidate's are compared with.
     #[arg(long, value_parser = super::module_argument)]
     baseline: Option<ModuleSource>,
-    /// Payload directories: the platform the payloads come from.
-    #[arg(long, value_enum)]
-    platform: Option<PlatformArg>,
+    /// Payload directories: the platform the payloads come from (kco, klix or
+    /// messenger).
+    #[arg(long, value_parser = offline::platform)]
+    platform: Option<Platform>,
     /// Payload directories: the callback (KCO, Klix).
     #[arg(long)]
     callback: Option<String>,
@@ -131,7 +133,9 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         let mut session = rules.session(&limits);
         let (mut differs, mut failed) = (false, false);
         for (decision, logged) in &record.decisions {
-            let (candidate, candidate_failed) = run(session.as_mut(), decision, &record)?;
+            let kind = DecisionKind::from_export_name(decision)
+                .with_context(|| format!("unknown decision {decision:?} in the log"))?;
+            let (candidate, candidate_failed) = comparable(session.decide(kind, &record.input));
             let recorded = logged_outcome(logged);
             failed |= candidate_failed;
             if candidate != recorded {
@@ -186,8 +190,9 @@ fn finish(args: &ReplayArgs, report: &Report) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// A platform answer in comparable form, and whether the failure policy answered.
-fn answered(answer: &crate::protocols::Answer) -> (Value, bool, u64) {
+/// A platform answer in comparable form, whether the failure policy answered, and
+/// the fuel it took.
+fn answered(answer: &Answer) -> (Value, bool, u64) {
     let reply = &answer.reply;
     let body = match &reply.body {
         Body::Empty => Value::Null,
@@ -224,9 +229,9 @@ fn replay_payloads(
         .context("a payload directory needs --platform")?;
     let settings = PlatformSettings {
         currency: args.currency.clone(),
-        country: "LV".into(),
         ..PlatformSettings::default()
     };
+    let offline = Offline::new()?;
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&args.log)?
         .map(|entry| entry.map(|entry| entry.path()))
         .collect::<Result<_, _>>()?;
@@ -239,15 +244,16 @@ fn replay_payloads(
     for (index, path) in paths.iter().enumerate() {
         let input = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
         let answer = |rules: &SharedRuleSet| {
-            platform_answer(
-                platform,
-                args.callback.as_deref(),
-                &input,
-                &settings,
-                rules,
-                limits,
-            )
-            .with_context(|| path.display().to_string())
+            offline
+                .answer(
+                    platform,
+                    args.callback.as_deref(),
+                    &input,
+                    &settings,
+                    rules,
+                    limits,
+                )
+                .with_context(|| path.display().to_string())
         };
         let (recorded, _, recorded_fuel) = answered(&answer(&baseline)?);
         let (replayed, failed, candidate_fuel) = answered(&answer(candidate)?);
@@ -270,7 +276,7 @@ fn replay_payloads(
                 .file_name()
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_default(),
-            platform: format!("{platform:?}").to_lowercase(),
+            platform: offline::platform_name(platform).to_string(),
             callback: args.callback.clone().unwrap_or_else(|| "webhook".into()),
             decision: "response".into(),
             recorded_module: baseline.id().to_string(),
@@ -281,20 +287,6 @@ fn replay_payloads(
         });
     }
     finish(args, &report)
-}
-
-fn run(
-    session: &mut dyn Session,
-    decision: &str,
-    record: &Record,
-) -> anyhow::Result<(Value, bool)> {
-    let cart = &record.input;
-    Ok(match decision {
-        "tax" => outcome(session.tax(cart)),
-        "shipping-options" => outcome(session.shipping_options(cart)),
-        "validate" => outcome(session.validate(cart)),
-        other => anyhow::bail!("unknown decision {other:?} in the log"),
-    })
 }
 
 fn print_report(report: &Report, show: usize) {

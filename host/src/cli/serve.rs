@@ -8,16 +8,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
-use crate::admin::{self, AdminState};
 use crate::config::Config;
-use crate::decision_log::DecisionLog;
 use crate::engine::{ArtifactCache, Engine, Executor};
-use crate::journal::Journal;
 use crate::metrics::Metrics;
-use crate::registry::Registry;
+use crate::records::{DecisionLog, Journal};
+use crate::server::admin::{self, AdminState};
 use crate::server::{self, AppState, Services};
 use crate::shadow::ShadowRunner;
-use crate::store::ModuleStore;
+use crate::tenants::{ModuleStore, Registry};
 use crate::watch;
 
 /// Arguments of `rulegate serve`.
@@ -50,7 +48,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("opening the artifact cache")?;
     let engine = Engine::new(config.engine.clone(), Some(cache))?;
     let store = ModuleStore::open(&config.state_dir).context("opening the module store")?;
-    let registry = Registry::load(&config, &engine, store)?;
+    let registry = Registry::load(&config.tenants, &engine, store)?;
     let events = config.state_dir.join("events.jsonl");
     let journal = Journal::open(&events)
         .with_context(|| format!("opening the event journal {}", events.display()))?;

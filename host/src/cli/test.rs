@@ -32,13 +32,13 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::run::{PlatformArg, PlatformSettings, platform_answer};
-use crate::compare::{diff, outcome};
 use crate::config::Config;
 use crate::engine::{Engine, EngineSettings, Limits, SharedRuleSet};
-use crate::model::Cart;
+use crate::model::{Cart, DecisionKind, Platform};
+use crate::offline::{self, Offline, PlatformSettings};
 use crate::protocols::{Body, messenger};
-use crate::registry::ModuleSource;
+use crate::records::compare::{comparable, diff};
+use crate::tenants::ModuleSource;
 
 /// Arguments of `rulegate test`.
 #[derive(Debug, Args)]
@@ -71,8 +71,8 @@ pub struct TestArgs {
 struct Fixture {
     #[serde(default)]
     description: Option<String>,
-    #[serde(default)]
-    platform: Option<PlatformArg>,
+    #[serde(default, deserialize_with = "platform")]
+    platform: Option<Platform>,
     #[serde(default)]
     callback: Option<String>,
     #[serde(default)]
@@ -101,9 +101,19 @@ struct FixtureSettings {
     prices_include_tax: bool,
 }
 
+/// A fixture's `platform`, spelled as on the command line.
+fn platform<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Platform>, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    offline::platform(&name)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
 /// The result of one fixture.
 #[derive(Debug, Serialize)]
-struct Outcome {
+struct FixtureResult {
     name: String,
     description: Option<String>,
     passed: bool,
@@ -119,7 +129,7 @@ struct Report {
     module: String,
     passed: usize,
     failed: usize,
-    fixtures: Vec<Outcome>,
+    fixtures: Vec<FixtureResult>,
 }
 
 pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
@@ -137,14 +147,15 @@ pub fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
         "{} holds no fixtures (*.json)",
         args.dir.display()
     );
+    let offline = Offline::new()?;
     let mut fixtures = Vec::new();
     for path in &paths {
         let fixture = read_fixture(path)?;
-        let outcome = run_fixture(path, &fixture, &rules, limits)?;
-        if args.bless && !outcome.passed {
-            bless(path, &outcome.actual)?;
+        let result = run_fixture(&offline, path, &fixture, &rules, limits)?;
+        if args.bless && !result.passed {
+            bless(path, &result.actual)?;
         }
-        fixtures.push(outcome);
+        fixtures.push(result);
     }
     let passed = fixtures.iter().filter(|f| f.passed).count();
     let report = Report {
@@ -216,11 +227,12 @@ fn input_bytes(path: &Path, fixture: &Fixture) -> anyhow::Result<Vec<u8>> {
 }
 
 fn run_fixture(
+    offline: &Offline,
     path: &Path,
     fixture: &Fixture,
     rules: &SharedRuleSet,
     limits: Limits,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<FixtureResult> {
     let input = input_bytes(path, fixture)?;
     let mut failures = Vec::new();
     let mut actual = serde_json::Map::new();
@@ -229,23 +241,20 @@ fn run_fixture(
             let settings = PlatformSettings {
                 order_id: fixture.settings.order_id.clone(),
                 currency: fixture.settings.currency.clone(),
-                country: fixture
-                    .settings
-                    .country
-                    .clone()
-                    .unwrap_or_else(|| "LV".into()),
+                country: fixture.settings.country.clone(),
                 payload: fixture.settings.payload,
                 prices_include_tax: fixture.settings.prices_include_tax,
             };
-            let answer = platform_answer(
-                platform,
-                fixture.callback.as_deref(),
-                &input,
-                &settings,
-                rules,
-                limits,
-            )
-            .with_context(|| path.display().to_string())?;
+            let answer = offline
+                .answer(
+                    platform,
+                    fixture.callback.as_deref(),
+                    &input,
+                    &settings,
+                    rules,
+                    limits,
+                )
+                .with_context(|| path.display().to_string())?;
             for (decision, failure) in answer.decisions.iter().flat_map(|d| d.fallbacks()) {
                 failures.push(format!(
                     "the failure policy answered {decision}: {}",
@@ -291,16 +300,13 @@ fn run_fixture(
             let mut session = rules.session(&limits);
             // An empty expectation (a fixture to bless) runs every decision.
             let all = fixture.expect.is_empty();
-            for decision in ["tax", "shipping-options", "validate"] {
+            for kind in DecisionKind::ALL {
+                let decision = kind.export_name();
                 let expected = fixture.expect.get(decision);
                 if expected.is_none() && !all {
                     continue;
                 }
-                let (answered, _) = match decision {
-                    "tax" => outcome(session.tax(&cart)),
-                    "shipping-options" => outcome(session.shipping_options(&cart)),
-                    _ => outcome(session.validate(&cart)),
-                };
+                let (answered, _) = comparable(session.decide(kind, &cart));
                 let mut fields = Vec::new();
                 diff(
                     decision,
@@ -314,7 +320,7 @@ fn run_fixture(
             if let Some(other) = fixture
                 .expect
                 .keys()
-                .find(|key| !["tax", "shipping-options", "validate"].contains(&key.as_str()))
+                .find(|key| DecisionKind::from_export_name(key).is_none())
             {
                 anyhow::bail!(
                     "{}: `expect.{other}`: a cart fixture expects `tax`, `shipping-options` or `validate`",
@@ -329,7 +335,7 @@ fn run_fixture(
     {
         failures.push(format!("fuel {fuel} is above the ceiling of {ceiling}"));
     }
-    Ok(Outcome {
+    Ok(FixtureResult {
         name: path
             .file_name()
             .map(|name| name.to_string_lossy().into_owned())

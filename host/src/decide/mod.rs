@@ -14,7 +14,7 @@ pub use policy::{
     OnValidateFailure, Policy,
 };
 
-use crate::engine::{EngineError, Executor, Limits, LongCalls, SharedRuleSet, Usage};
+use crate::engine::{EngineError, Executor, Limits, LongCalls, Outcome, SharedRuleSet, Usage};
 use crate::model::{
     Cart, Decided, DecisionKind, Rejection, RejectionCode, RuleError, ShippingOption, TaxDecision,
     Verdict,
@@ -93,15 +93,6 @@ impl Decisions {
     }
 }
 
-/// The raw outcome of each decision, before the policy.
-#[derive(Debug, Default)]
-struct Raw {
-    tax: Option<Result<Decided<TaxDecision>, EngineError>>,
-    shipping: Option<Result<Decided<Vec<ShippingOption>>, EngineError>>,
-    validate: Option<Result<Decided<Verdict>, EngineError>>,
-    usage: Usage,
-}
-
 /// Runs the decisions of callbacks for one tenant: its rules, limits and policy, the
 /// shared executor, and how long the platform waits.
 #[derive(Clone)]
@@ -116,9 +107,9 @@ pub struct Decider {
     pub executor: Executor,
     /// The host-side deadline for all decisions of the callback, waiting included.
     pub answer_within: Duration,
-    /// The tenant's share of the executor: a tenant holds at most this semaphore's
-    /// permits at once, so one tenant's slow module cannot take every slot.
-    pub tenant_slots: Option<Arc<tokio::sync::Semaphore>>,
+    /// The tenant's long-call lane: a tenant runs at most this semaphore's permits of
+    /// long calls at once, so one tenant's slow module cannot take every core.
+    pub tenant_lane: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -143,7 +134,7 @@ impl Decider {
         // A call still running after a tick continues on the tenant's lanes, then the
         // process's: one tenant's slow module cannot take every core.
         let long_calls = LongCalls(
-            self.tenant_slots
+            self.tenant_lane
                 .iter()
                 .cloned()
                 .chain([self.executor.long_calls()])
@@ -156,55 +147,68 @@ impl Decider {
             &input,
             wanted,
         ));
-        let raw = match tokio::time::timeout(self.answer_within, run).await {
-            Ok(Ok(raw)) => Ok(raw),
+        let outcomes = match tokio::time::timeout(self.answer_within, run).await {
+            Ok(Ok(outcomes)) => Ok(outcomes),
             Ok(Err(error)) => Err(Failure::Unavailable(error.to_string())),
             Err(_) => Err(Failure::TimedOut(self.answer_within)),
         };
-        self.resolve(input, wanted, raw, module)
+        self.resolve(input, wanted, outcomes, module)
     }
 
+    /// Every wanted decision through the failure policy: the module's outcome, or the
+    /// failure that stopped the whole session.
     fn resolve(
         &self,
         input: Arc<Cart>,
         wanted: &[DecisionKind],
-        raw: Result<Raw, Failure>,
+        outcomes: Result<(Vec<Outcome>, Usage), Failure>,
         module: String,
     ) -> Decisions {
         let lines = input.lines.len();
         let policy = &self.policy;
-        let (mut raw, failure) = match raw {
-            Ok(raw) => (raw, None),
-            Err(failure) => (Raw::default(), Some(failure)),
-        };
-        // Every wanted decision gets an outcome: the module's, or the failure that
-        // stopped the whole session.
-        let outcome = |kind: DecisionKind| -> bool { wanted.contains(&kind) };
-        let missing = || {
-            failure
-                .clone()
-                .unwrap_or_else(|| Failure::Unavailable("the decision was not run".into()))
-        };
-        let tax = outcome(DecisionKind::Tax).then(|| {
-            let result = raw.tax.take().map_or_else(|| Err(missing()), flatten);
-            policy.resolve_tax(lines, result)
-        });
-        let shipping = outcome(DecisionKind::Shipping).then(|| {
-            let result = raw.shipping.take().map_or_else(|| Err(missing()), flatten);
-            policy.resolve_shipping(result)
-        });
-        let verdict = outcome(DecisionKind::Validate).then(|| {
-            let result = raw.validate.take().map_or_else(|| Err(missing()), flatten);
-            policy.resolve_verdict(result)
-        });
-        Decisions {
-            tax,
-            shipping,
-            verdict,
-            usage: raw.usage,
+        let mut decisions = Decisions {
+            tax: None,
+            shipping: None,
+            verdict: None,
+            usage: Usage::default(),
             module,
             input,
+        };
+        match outcomes {
+            Ok((outcomes, usage)) => {
+                decisions.usage = usage;
+                for outcome in outcomes {
+                    match outcome {
+                        Outcome::Tax(result) => {
+                            decisions.tax = Some(policy.resolve_tax(lines, flatten(result)));
+                        }
+                        Outcome::Shipping(result) => {
+                            decisions.shipping = Some(policy.resolve_shipping(flatten(result)));
+                        }
+                        Outcome::Validate(result) => {
+                            decisions.verdict = Some(policy.resolve_verdict(flatten(result)));
+                        }
+                    }
+                }
+            }
+            Err(failure) => {
+                for kind in wanted {
+                    let failed = failure.clone();
+                    match kind {
+                        DecisionKind::Tax => {
+                            decisions.tax = Some(policy.resolve_tax(lines, Err(failed)));
+                        }
+                        DecisionKind::Shipping => {
+                            decisions.shipping = Some(policy.resolve_shipping(Err(failed)));
+                        }
+                        DecisionKind::Validate => {
+                            decisions.verdict = Some(policy.resolve_verdict(Err(failed)));
+                        }
+                    }
+                }
+            }
         }
+        decisions
     }
 }
 
@@ -227,24 +231,20 @@ fn flatten<T>(result: Result<Decided<T>, EngineError>) -> Result<Result<T, Rejec
     }
 }
 
+/// Runs `wanted`, in that order, on one session of `rules`.
 async fn run_session(
     rules: &SharedRuleSet,
     limits: &Limits,
     long_calls: &LongCalls,
     cart: &Cart,
     wanted: &[DecisionKind],
-) -> Raw {
+) -> (Vec<Outcome>, Usage) {
     let mut session = rules.session_async(limits, long_calls);
-    let mut raw = Raw::default();
-    for kind in wanted {
-        match kind {
-            DecisionKind::Tax => raw.tax = Some(session.tax(cart).await),
-            DecisionKind::Shipping => raw.shipping = Some(session.shipping_options(cart).await),
-            DecisionKind::Validate => raw.validate = Some(session.validate(cart).await),
-        }
+    let mut outcomes = Vec::with_capacity(wanted.len());
+    for &kind in wanted {
+        outcomes.push(session.decide(kind, cart).await);
     }
-    raw.usage = session.usage().clone();
-    raw
+    (outcomes, session.usage().clone())
 }
 
 #[cfg(test)]
@@ -316,7 +316,7 @@ mod tests {
             policy: Arc::new(policy),
             executor: Executor::new(1),
             answer_within,
-            tenant_slots: None,
+            tenant_lane: None,
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use wasmtime::component::Component;
 
@@ -21,11 +21,6 @@ impl ArtifactCache {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
         Ok(ArtifactCache { dir })
-    }
-
-    /// Where the cache lives.
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     /// The artifact path for a module under this engine's compilation settings: a

@@ -32,6 +32,11 @@ pub enum LoadError {
         /// What is missing or mistyped.
         reason: String,
     },
+    /// The component could not be instantiated once to check its exports (it traps or
+    /// runs out of fuel while instantiating, or needs more memory than the engine
+    /// allows).
+    #[error("the component cannot be instantiated: {0}")]
+    Instantiation(String),
     /// Reading or writing the artifact cache failed.
     #[error("artifact cache: {0}")]
     Cache(#[from] std::io::Error),

@@ -4,19 +4,29 @@
 //!
 //! The engine knows the contract, never a platform: it takes a canonical [`Cart`] and
 //! returns decisions, checked against the contract, with a [`Usage`] report.
+//!
+//! Vocabulary: a *session* is the decisions of one callback, made on one instance (a
+//! new one after any failure). The [`Executor`] bounds sessions in flight. A *long
+//! call* is one still running after a few ticks of the deadline clock; it continues
+//! only while it holds a permit of every *lane* in its [`LongCalls`] (its tenant's and
+//! the process's), so modules that run long share a bounded part of the CPU.
 
-pub(crate) mod bindings;
 mod blocking;
 mod cache;
 mod config;
 mod contract;
 mod error;
 mod executor;
+mod hash;
 mod inspect;
 mod limits;
 mod native;
+mod outcome;
+mod sandbox;
 mod usage;
 mod wasm;
+mod wasm_session;
+mod world;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -27,13 +37,16 @@ pub use cache::ArtifactCache;
 pub use config::EngineSettings;
 pub use error::{EngineError, LoadError};
 pub use executor::{Executor, LongCalls};
-pub use inspect::{ImportCheck, Inspection};
+pub use hash::ModuleHash;
+pub use inspect::Inspection;
 pub use limits::Limits;
 pub use native::NativeRules;
+pub use outcome::Outcome;
 pub use usage::{LogEntry, Usage};
-pub use wasm::{Engine, ModuleHash, WasmRules};
+pub use wasm::{Engine, WasmRules};
+pub use world::{ImportCheck, WORLD};
 
-use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
+use crate::model::{Cart, Decided, DecisionKind, ShippingOption, TaxDecision, Verdict};
 
 /// A rules implementation the host can ask for decisions: a WebAssembly component
 /// ([`WasmRules`]) or the same rules linked natively ([`NativeRules`]).
@@ -44,7 +57,7 @@ pub trait RuleSet: Send + Sync + 'static {
     /// Starts the decisions of one callback: a fresh, isolated instance under `limits`.
     /// The server awaits these on its own threads: a module yields back to the runtime
     /// on every deadline-clock tick, so a slow one never holds a thread for long, and
-    /// one still running after its first tick continues only within `long_calls`.
+    /// one still running after its first ticks continues only within `long_calls`.
     fn session_async(&self, limits: &Limits, long_calls: &LongCalls) -> Box<dyn AsyncSession + '_>;
 
     /// The same session, each decision run to completion on the calling thread (for
@@ -74,6 +87,15 @@ pub trait Session: Send {
 
     /// What the session has used so far.
     fn usage(&self) -> &Usage;
+
+    /// The decision `kind`: the one place a kind is mapped to its export.
+    fn decide(&mut self, kind: DecisionKind, cart: &Cart) -> Outcome {
+        match kind {
+            DecisionKind::Tax => Outcome::Tax(self.tax(cart)),
+            DecisionKind::Shipping => Outcome::Shipping(self.shipping_options(cart)),
+            DecisionKind::Validate => Outcome::Validate(self.validate(cart)),
+        }
+    }
 }
 
 /// One decision in progress.
@@ -93,6 +115,28 @@ pub trait AsyncSession: Send {
 
     /// What the session has used so far.
     fn usage(&self) -> &Usage;
+
+    /// The decision `kind`, awaited: the one place a kind is mapped to its export.
+    fn decide<'a>(
+        &'a mut self,
+        kind: DecisionKind,
+        cart: &'a Cart,
+    ) -> Pin<Box<dyn Future<Output = Outcome> + Send + 'a>> {
+        match kind {
+            DecisionKind::Tax => {
+                let deciding = self.tax(cart);
+                Box::pin(async move { Outcome::Tax(deciding.await) })
+            }
+            DecisionKind::Shipping => {
+                let deciding = self.shipping_options(cart);
+                Box::pin(async move { Outcome::Shipping(deciding.await) })
+            }
+            DecisionKind::Validate => {
+                let deciding = self.validate(cart);
+                Box::pin(async move { Outcome::Validate(deciding.await) })
+            }
+        }
+    }
 }
 
 /// A shared, type-erased rule set.

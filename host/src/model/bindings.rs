@@ -1,7 +1,6 @@
-//! Host-side bindings of the `rulegate:checkout` contract, generated from `wit/`.
-//!
-//! The generated types are the host's canonical model (re-exported by `crate::model`);
-//! nothing else in the host restates a WIT type.
+//! Host-side bindings of the `rulegate:checkout` contract, generated from `wit/`: the
+//! canonical model's types (re-exported by [`crate::model`]) and the world the engine
+//! links. Nothing else in the host restates a WIT type.
 
 wasmtime::component::bindgen!({
     path: "../wit",

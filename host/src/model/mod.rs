@@ -1,11 +1,16 @@
-//! The canonical cart and decisions every platform adapter maps to and from.
+//! The canonical cart and decisions every platform adapter maps to and from, and the
+//! money arithmetic on them: the bottom of the host's stack.
 //!
-//! These are the contract's types exactly as `wit/checkout.wit` defines them (generated,
-//! never restated). Their JSON form (serde, field names in snake_case, enum variants in
-//! UpperCamelCase) is what `rulegate run --input` reads and the decision log writes.
+//! These are the contract's types exactly as `wit/checkout.wit` defines them (generated
+//! once, in [`bindings`], never restated). Their JSON form (serde, field names in
+//! snake_case, enum variants in UpperCamelCase) is what `rulegate run --input` reads and
+//! the decision log writes.
 
-pub use crate::engine::bindings::rulegate::checkout::host::LogLevel;
-pub use crate::engine::bindings::rulegate::checkout::types::{
+pub(crate) mod bindings;
+pub mod money;
+
+pub use bindings::rulegate::checkout::host::LogLevel;
+pub use bindings::rulegate::checkout::types::{
     Address, Attribute, BasisPoints, Cart, Customer, CustomerKind, Line, LineKind, MilliUnits,
     MinorUnits, PickupPoint, Platform, Price, Rejection, RejectionCode, RuleError, SeparateTax,
     ShippingMethod, ShippingOption, TaxDecision, Verdict,
@@ -69,6 +74,13 @@ impl DecisionKind {
             DecisionKind::Tax => "tax",
             DecisionKind::Validate => "validate",
         }
+    }
+
+    /// The decision whose export is named `name`.
+    pub fn from_export_name(name: &str) -> Option<DecisionKind> {
+        DecisionKind::ALL
+            .into_iter()
+            .find(|kind| kind.export_name() == name)
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::value::RawValue;
 
 use crate::model::LineKind;
-use crate::money::{self, Excess};
+use crate::model::money::{self, Excess};
 
 /// Why platform JSON could not be mapped: which field, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,9 +1,13 @@
 //! The platform adapters: each speaks one checkout platform's callback protocol
-//! (authenticate, parse, map to the canonical cart, render the platform's answer) and
-//! asks [`crate::decide`] for decisions. Adapters never touch the engine's internals.
+//! (docs/PROTOCOLS.md). Request bytes and the tenant's settings come in; the adapter
+//! authenticates them, maps them to the canonical cart, asks [`crate::decide`], and
+//! renders the platform's reply. Adapters know no HTTP framework and never touch
+//! wasmtime: the server and `rulegate run`, `test` and `replay` call the same entry
+//! points.
 //!
-//! Shared here: the reply every adapter produces (the server sends it, `rulegate run`
-//! prints it), client errors, JSON parsing with precise messages, and secret checks.
+//! Vocabulary: a [`Reply`] is what goes back to the platform (status, headers, body);
+//! an [`Answer`] is an adapter's whole result for one callback: the reply, the
+//! decisions behind it and the events to record.
 
 pub mod decimal;
 pub mod kco;
@@ -14,10 +18,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::de::DeserializeOwned;
 
-use crate::decide::Decisions;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+
+use crate::decide::Decisions;
 
 /// Every callback that runs rules, as `<platform>.<callback>`: the keys of per-callback
 /// failure policies.
@@ -32,10 +35,13 @@ pub const CALLBACKS: &[&str] = &[
     "messenger.pre_checkout",
 ];
 
-/// What answering a callback produced: the reply, the decisions behind it, and the
-/// events to record (KCO push, Klix purchase notification, ...).
+/// What answering a callback produced: which callback it was, the reply, the decisions
+/// behind it, and the events to record (KCO push, Klix purchase notification, ...).
 #[derive(Debug)]
 pub struct Answer {
+    /// The callback answered (`address_update`, ...); Messenger's comes from the
+    /// delivery, `webhook` when no event ran rules.
+    pub callback: &'static str,
     /// What the platform receives.
     pub reply: Reply,
     /// The decisions, when rules ran.
@@ -45,23 +51,20 @@ pub struct Answer {
     pub events: Vec<Value>,
 }
 
-impl From<ClientError> for Answer {
-    fn from(error: ClientError) -> Answer {
+impl Answer {
+    /// `reply` to `callback`, with no decisions and nothing to record.
+    pub fn reply(callback: &'static str, reply: Reply) -> Answer {
         Answer {
-            reply: error.into(),
-            decisions: None,
-            events: Vec::new(),
-        }
-    }
-}
-
-impl From<Reply> for Answer {
-    fn from(reply: Reply) -> Answer {
-        Answer {
+            callback,
             reply,
             decisions: None,
             events: Vec::new(),
         }
+    }
+
+    /// The refusal of `callback` for a client's mistake: nothing ran.
+    pub fn refused(callback: &'static str, error: ClientError) -> Answer {
+        Answer::reply(callback, error.into())
     }
 }
 
@@ -114,15 +117,6 @@ impl Reply {
             status: 303,
             headers: vec![("location", location.to_string())],
             body: Body::Empty,
-        }
-    }
-
-    /// The body as JSON, when it is JSON.
-    pub fn json_body(&self) -> Option<Value> {
-        match &self.body {
-            Body::Json(value) => Some(value.clone()),
-            Body::RawJson(text) => serde_json::from_str(text).ok(),
-            _ => None,
         }
     }
 }
@@ -276,14 +270,6 @@ fn strip_position(message: &str) -> String {
     }
 }
 
-/// Compares a presented secret with the expected one in constant time: both are
-/// hashed first, so neither content nor length leaks through timing.
-pub fn secret_matches(presented: &str, expected: &str) -> bool {
-    let presented = Sha256::digest(presented.as_bytes());
-    let expected = Sha256::digest(expected.as_bytes());
-    presented.ct_eq(&expected).into()
-}
-
 /// Milliseconds since the Unix epoch: the `received-at-ms` of a cart.
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -350,13 +336,5 @@ mod tests {
         assert!(require_json(Some("application/vnd.klarna+json")).is_ok());
         assert_eq!(require_json(Some("text/plain")).unwrap_err().status, 415);
         assert_eq!(require_json(None).unwrap_err().status, 415);
-    }
-
-    #[test]
-    fn secrets_compare_whole() {
-        assert!(secret_matches("s3cret", "s3cret"));
-        assert!(!secret_matches("s3cre", "s3cret"));
-        assert!(!secret_matches("s3cret!", "s3cret"));
-        assert!(!secret_matches("", "s3cret"));
     }
 }

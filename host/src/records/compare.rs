@@ -5,12 +5,21 @@
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::decision_log::LoggedDecision;
-use crate::engine::EngineError;
+use super::decision_log::LoggedDecision;
+use crate::engine::{EngineError, Outcome};
 use crate::model::{Decided, RejectionCode, RuleError};
 
-/// A decision's outcome in comparable form: the answer, a rejection, or a failure.
-pub fn outcome<T: Serialize>(result: Result<Decided<T>, EngineError>) -> (Value, bool) {
+/// A decision's outcome in comparable form: the answer, a rejection, or a failure; and
+/// whether it failed.
+pub fn comparable(outcome: Outcome) -> (Value, bool) {
+    match outcome {
+        Outcome::Tax(result) => comparable_result(result),
+        Outcome::Shipping(result) => comparable_result(result),
+        Outcome::Validate(result) => comparable_result(result),
+    }
+}
+
+fn comparable_result<T: Serialize>(result: Result<Decided<T>, EngineError>) -> (Value, bool) {
     match result {
         Ok(Ok(value)) => (serde_json::to_value(value).unwrap_or(Value::Null), false),
         Ok(Err(RuleError::AddressUnsupported(message))) => (

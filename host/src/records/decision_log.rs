@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::decide::{Decisions, Failure, Resolved};
-use crate::model::Cart;
+use crate::model::{Cart, DecisionKind};
 
 /// What replaces a redacted value.
 pub const REDACTED: &str = "[redacted]";
@@ -163,16 +163,16 @@ pub fn failure_json(failure: &Failure) -> Value {
 }
 
 /// The decisions of a callback, in the order the host asks them.
-pub fn logged_decisions(decisions: &Decisions) -> Vec<(String, LoggedDecision)> {
-    let mut out = Vec::new();
+pub fn logged_decisions(decisions: &Decisions) -> Vec<(DecisionKind, LoggedDecision)> {
+    let mut out = Vec::with_capacity(3);
     if let Some(tax) = &decisions.tax {
-        out.push(("tax".to_string(), logged(tax)));
+        out.push((DecisionKind::Tax, logged(tax)));
     }
     if let Some(shipping) = &decisions.shipping {
-        out.push(("shipping-options".to_string(), logged(shipping)));
+        out.push((DecisionKind::Shipping, logged(shipping)));
     }
     if let Some(verdict) = &decisions.verdict {
-        out.push(("validate".to_string(), logged(verdict)));
+        out.push((DecisionKind::Validate, logged(verdict)));
     }
     out
 }

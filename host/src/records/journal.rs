@@ -4,7 +4,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -12,8 +12,7 @@ use serde_json::Value;
 /// Where events are recorded. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Journal {
-    file: Option<Arc<Mutex<File>>>,
-    path: Option<PathBuf>,
+    file: Arc<Mutex<File>>,
 }
 
 impl Journal {
@@ -24,31 +23,16 @@ impl Journal {
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(Journal {
-            file: Some(Arc::new(Mutex::new(file))),
-            path: Some(path.to_path_buf()),
+            file: Arc::new(Mutex::new(file)),
         })
-    }
-
-    /// A journal that records nothing (the CLI).
-    pub fn disabled() -> Journal {
-        Journal {
-            file: None,
-            path: None,
-        }
-    }
-
-    /// The file events go to.
-    pub fn path(&self) -> Option<&Path> {
-        self.path.as_deref()
     }
 
     /// Appends `event` as one line. A failed write is logged, never propagated: the
     /// platform's answer does not depend on it.
     pub fn record(&self, event: &Value) {
-        let Some(file) = &self.file else { return };
         let mut line = event.to_string();
         line.push('\n');
-        let written = match file.lock() {
+        let written = match self.file.lock() {
             Ok(mut file) => file.write_all(line.as_bytes()),
             Err(poisoned) => poisoned.into_inner().write_all(line.as_bytes()),
         };
@@ -77,6 +61,5 @@ mod tests {
             .map(|line| serde_json::from_str::<Value>(line).unwrap()["order_id"].to_string())
             .collect();
         assert_eq!(ids, ["\"a\"", "\"b\""]);
-        Journal::disabled().record(&serde_json::json!({}));
     }
 }

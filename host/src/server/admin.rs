@@ -2,7 +2,7 @@
 //! list versions, activate one, roll back, show tenant status, and `/metrics`. Every
 //! route but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`.
 //!
-//! Uploads and activations go through the registry's gate, the same one the watched
+//! Uploads and activations go through the tenants' gate, the same one the watched
 //! directory and the configuration use; compiling runs off the async executor.
 
 use std::net::SocketAddr;
@@ -19,11 +19,12 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::config::{Secret, SecretRef};
+use super::http::body_bytes;
+use super::{healthz, ready};
 use crate::metrics::Metrics;
-use crate::protocols::{ClientError, Reply, parse_json, secret_matches};
-use crate::registry::{ActivationError, Active, Candidate, Registry, Tenant};
-use crate::server::{body_bytes, healthz, ready, respond};
+use crate::protocols::{ClientError, Reply, parse_json};
+use crate::secret::{Secret, SecretRef};
+use crate::tenants::{ActivationError, Active, Candidate, Registry, Tenant};
 
 /// The largest module upload.
 pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
@@ -76,14 +77,14 @@ pub fn router(state: AdminState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .merge(protected)
-        .fallback(|| async { respond(ClientError::not_found("no such admin route").into()) })
+        .fallback(|| async { ClientError::not_found("no such admin route").into_response() })
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .with_state(state)
 }
 
 async fn authorize(State(state): State<AdminState>, request: Request, next: Next) -> Response {
     let presented = bearer(request.headers());
-    if presented.is_some_and(|token| secret_matches(token, state.token.expose())) {
+    if presented.is_some_and(|token| state.token.matches(token)) {
         return next.run(request).await;
     }
     let mut reply: Reply = ClientError::unauthorized(match presented {
@@ -94,7 +95,7 @@ async fn authorize(State(state): State<AdminState>, request: Request, next: Next
     reply
         .headers
         .push(("www-authenticate", "Bearer realm=\"rulegate-admin\"".into()));
-    respond(reply)
+    reply.into_response()
 }
 
 fn bearer(headers: &HeaderMap) -> Option<&str> {
@@ -136,33 +137,31 @@ async fn list_tenants(State(state): State<AdminState>) -> Response {
             json!({ "tenant": tenant.name, "active": active_json(&active) })
         })
         .collect();
-    respond(Reply::json(200, json!({ "tenants": tenants })))
+    Reply::json(200, json!({ "tenants": tenants })).into_response()
 }
 
 async fn show_tenant(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
     match state.registry.tenant(&name) {
-        Some(tenant) => respond(Reply::json(200, status(&tenant))),
+        Some(tenant) => Reply::json(200, status(&tenant)).into_response(),
         None => {
-            respond(ClientError::not_found(format!("there is no tenant named {name:?}")).into())
+            ClientError::not_found(format!("there is no tenant named {name:?}")).into_response()
         }
     }
 }
 
 /// The answer to an activation attempt, counted in the metrics.
-pub fn activation_reply(
+fn activation_reply(
     metrics: &Metrics,
     tenant: &str,
     via: &str,
     result: Result<Arc<Active>, ActivationError>,
 ) -> Reply {
+    metrics.activation(tenant, via, &result);
     match result {
-        Ok(active) => {
-            metrics.activated(tenant, via);
-            Reply::json(
-                200,
-                json!({ "tenant": tenant, "active": active_json(&active) }),
-            )
-        }
+        Ok(active) => Reply::json(
+            200,
+            json!({ "tenant": tenant, "active": active_json(&active) }),
+        ),
         Err(error) => {
             let (status, code) = match &error {
                 ActivationError::UnknownTenant(_) | ActivationError::UnknownVersion(_) => {
@@ -170,10 +169,7 @@ pub fn activation_reply(
                 }
                 ActivationError::NoPrevious(_) => (409, "no_previous_version"),
                 ActivationError::NoShadow(_) => (409, "no_shadow_candidate"),
-                ActivationError::Refused(_) => {
-                    metrics.refused(tenant, via);
-                    (422, "candidate_refused")
-                }
+                ActivationError::Refused(_) => (422, "candidate_refused"),
                 ActivationError::Storage(_) => (503, "storage_failed"),
             };
             tracing::warn!(tenant, via, %error, "activation did not happen; the active version keeps serving");
@@ -200,7 +196,7 @@ async fn blocking(
                 "the activation stopped: {error}"
             )))
         });
-    respond(activation_reply(&state.metrics, tenant, via, result))
+    activation_reply(&state.metrics, tenant, via, result).into_response()
 }
 
 /// The non-empty body of an upload to an existing tenant, or the client error: 404 for
@@ -234,7 +230,7 @@ async fn upload(
         "the body is empty; send the component's bytes",
     ) {
         Ok(bytes) => bytes,
-        Err(error) => return respond(error.into()),
+        Err(error) => return error.into_response(),
     };
     let tenant = name.clone();
     blocking(&state, &name, "admin", move |registry| {
@@ -257,7 +253,7 @@ async fn activate(
         .and_then(|body| parse_json(&body, "the activation request"))
     {
         Ok(request) => request,
-        Err(error) => return respond(error.into()),
+        Err(error) => return error.into_response(),
     };
     let tenant = name.clone();
     blocking(&state, &name, "admin", move |registry| {
@@ -287,12 +283,12 @@ async fn set_shadow(
         "send the candidate's bytes, or {\"version\": \"sha256:...\"}",
     ) {
         Ok(body) => body,
-        Err(error) => return respond(error.into()),
+        Err(error) => return error.into_response(),
     };
     let version = if body.first() == Some(&b'{') {
         match parse_json::<ActivateRequest>(&body, "the shadow request") {
             Ok(request) => Some(request.version),
-            Err(error) => return respond(error.into()),
+            Err(error) => return error.into_response(),
         }
     } else {
         None
@@ -323,18 +319,13 @@ async fn set_shadow(
             reply
         }
     };
-    respond(reply)
+    reply.into_response()
 }
 
 async fn clear_shadow(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
     match state.registry.clear_shadow(&name) {
-        Ok(()) => respond(Reply::json(200, json!({ "tenant": name, "shadow": null }))),
-        Err(error) => respond(activation_reply(
-            &state.metrics,
-            &name,
-            "shadow",
-            Err(error),
-        )),
+        Ok(()) => Reply::json(200, json!({ "tenant": name, "shadow": null })).into_response(),
+        Err(error) => activation_reply(&state.metrics, &name, "shadow", Err(error)).into_response(),
     }
 }
 

@@ -1,19 +1,22 @@
-//! KCO's HTTP routes: tenant lookup, secret check, then [`super::answer`].
+//! KCO's routes: resolve the tenant, check the callback's secret, read the body, then
+//! the adapter ([`crate::protocols::kco::answer`]) answers.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use tracing::Instrument;
 
-use super::{ANSWER_WITHIN, Callback, Request};
+use super::http::{body_bytes, content_type, query_pairs};
+use super::{AppState, callback_span};
+use crate::protocols::kco::{self, ANSWER_WITHIN, Callback, Request};
 use crate::protocols::{ClientError, now_ms};
-use crate::server::{AppState, body_bytes, content_type, query_pairs, respond};
 
 /// `POST /{tenant}/kco/{callback}` and `POST /{tenant}/kco/{secret}/{callback}`.
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/{tenant}/kco/{callback}", post(without_path_secret))
         .route("/{tenant}/kco/{secret}/{callback}", post(with_path_secret))
@@ -86,9 +89,13 @@ async fn handle(
         body: &body,
         received_at_ms: now_ms(),
     };
-    let decider = state.decider(&tenant, callback.policy_key(), ANSWER_WITHIN);
-    let answer = super::answer(&request, endpoint, &decider).await;
-    state.finish(&tenant.name, "kco", callback.name(), answer)
+    let active = tenant.active();
+    let span = callback_span(&tenant.name, "kco", callback.name(), &active.version);
+    let decider = state.decider(&tenant, &active, callback.policy_key(), ANSWER_WITHIN);
+    let answer = kco::answer(&request, endpoint, &decider)
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| state.finish(&tenant, "kco", answer))
 }
 
 fn refused(tenant: &str, callback: &str, error: ClientError) -> Response {
@@ -100,5 +107,5 @@ fn refused(tenant: &str, callback: &str, error: ClientError) -> Response {
         reason = %error.message,
         "callback refused"
     );
-    respond(error.into())
+    error.into_response()
 }

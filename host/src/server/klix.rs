@@ -1,19 +1,22 @@
-//! Klix's HTTP routes: the connectivity check, then tenant lookup and [`super::answer`].
+//! Klix's routes: the connectivity check, the method each callback accepts, then the
+//! adapter ([`crate::protocols::klix::answer`]) verifies and answers.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
+use tracing::Instrument;
 
-use super::{ALLOWED_METHODS, ANSWER_WITHIN, Callback, Request};
+use super::http::body_bytes;
+use super::{AppState, callback_span};
+use crate::protocols::klix::{self, ALLOWED_METHODS, ANSWER_WITHIN, Callback, Request};
 use crate::protocols::{ClientError, Reply, now_ms};
-use crate::server::{AppState, body_bytes, respond};
 
 /// `OPTIONS`, `POST` and `PUT` on `/{tenant}/klix/{callback}`.
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/{tenant}/klix/{callback}", any(handle))
 }
 
@@ -26,7 +29,7 @@ async fn handle(
 ) -> Response {
     let tenant = match state.tenant(&tenant_name) {
         Ok(tenant) => tenant,
-        Err(error) => return respond(error.into()),
+        Err(error) => return error.into_response(),
     };
     let prepared = (|| {
         let endpoint = tenant.klix.as_ref().ok_or_else(|| {
@@ -37,7 +40,7 @@ async fn handle(
     })();
     let (endpoint, callback) = match prepared {
         Ok(prepared) => prepared,
-        Err(error) => return respond(error.into()),
+        Err(error) => return error.into_response(),
     };
     if method == Method::OPTIONS {
         // The connectivity check Klix runs on every callback URL.
@@ -46,7 +49,7 @@ async fn handle(
             ("access-control-allow-methods", ALLOWED_METHODS.to_string()),
             ("allow", ALLOWED_METHODS.to_string()),
         ];
-        return respond(reply);
+        return reply.into_response();
     }
     let allowed = match callback {
         Callback::PurchaseNotification => method == Method::POST || method == Method::PUT,
@@ -60,11 +63,11 @@ async fn handle(
         }
         .into();
         reply.headers = vec![("allow", ALLOWED_METHODS.to_string())];
-        return respond(reply);
+        return reply.into_response();
     }
     let body = match body_bytes(body, state.max_body_bytes) {
         Ok(body) => body,
-        Err(error) => return respond(error.into()),
+        Err(error) => return error.into_response(),
     };
     let request = Request {
         callback,
@@ -75,7 +78,11 @@ async fn handle(
         body: &body,
         received_at_ms: now_ms(),
     };
-    let decider = state.decider(&tenant, callback.policy_key(), ANSWER_WITHIN);
-    let answer = super::answer(&request, endpoint, &decider).await;
-    state.finish(&tenant.name, "klix", callback.name(), answer)
+    let active = tenant.active();
+    let span = callback_span(&tenant.name, "klix", callback.name(), &active.version);
+    let decider = state.decider(&tenant, &active, callback.policy_key(), ANSWER_WITHIN);
+    let answer = klix::answer(&request, endpoint, &decider)
+        .instrument(span.clone())
+        .await;
+    span.in_scope(|| state.finish(&tenant, "klix", answer))
 }

@@ -1,21 +1,25 @@
-//! Messenger's HTTP routes: the handshake and the webhook, one URL per tenant.
+//! Messenger's routes, one URL per tenant: the subscription handshake (`GET`) and the
+//! webhook (`POST`), which the adapter ([`crate::protocols::messenger::answer`])
+//! verifies and answers.
 
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tracing::Instrument;
 
-use super::signature::{SHA1_HEADER, SHA256_HEADER};
-use super::{ANSWER_WITHIN, Endpoint, Request, Signatures};
-use crate::protocols::{ClientError, now_ms};
-use crate::registry::Tenant;
-use crate::server::{AppState, body_bytes, content_type, query_pairs, respond};
+use super::http::{body_bytes, content_type, query_pairs};
+use super::{AppState, callback_span};
+use crate::protocols::messenger::signature::{SHA1_HEADER, SHA256_HEADER};
+use crate::protocols::messenger::{self, ANSWER_WITHIN, Endpoint, Request, Signatures};
+use crate::protocols::{Answer, ClientError, now_ms};
+use crate::tenants::Tenant;
 
 /// `GET` (handshake) and `POST` (events) on `/{tenant}/messenger`.
-pub fn routes() -> Router<AppState> {
+pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/{tenant}/messenger", get(handshake).post(webhook))
 }
 
@@ -32,10 +36,10 @@ async fn handshake(
 ) -> Response {
     let tenant = match state.tenant(&tenant_name) {
         Ok(tenant) => tenant,
-        Err(error) => return respond(error.into()),
+        Err(error) => return error.into_response(),
     };
     let reply = match (endpoint(&tenant), query_pairs(query.as_deref())) {
-        (Ok(endpoint), Ok(query)) => super::handshake(endpoint, &query),
+        (Ok(endpoint), Ok(query)) => messenger::handshake(endpoint, &query),
         (Err(error), _) | (_, Err(error)) => error.into(),
     };
     tracing::info!(
@@ -45,7 +49,7 @@ async fn handshake(
         status = reply.status,
         "handshake answered"
     );
-    respond(reply)
+    reply.into_response()
 }
 
 async fn webhook(
@@ -56,13 +60,16 @@ async fn webhook(
 ) -> Response {
     let tenant = match state.tenant(&tenant_name) {
         Ok(tenant) => tenant,
-        Err(error) => return respond(error.into()),
+        Err(error) => return error.into_response(),
     };
     let prepared = endpoint(&tenant)
         .and_then(|endpoint| Ok((endpoint, body_bytes(body, state.max_body_bytes)?)));
     let (endpoint, body) = match prepared {
         Ok(prepared) => prepared,
-        Err(error) => return state.finish(&tenant.name, "messenger", "webhook", error.into()),
+        Err(error) => {
+            let answer = Answer::refused(messenger::WEBHOOK, error);
+            return state.finish(&tenant, "messenger", answer);
+        }
     };
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
     let request = Request {
@@ -74,9 +81,18 @@ async fn webhook(
         body: &body,
         received_at_ms: now_ms(),
     };
-    let handled = super::answer(&request, endpoint, |callback| {
-        state.decider(&tenant, callback.policy_key(), ANSWER_WITHIN)
+    let active = tenant.active();
+    // The delivery says which event it is: the span names the webhook.
+    let span = callback_span(
+        &tenant.name,
+        "messenger",
+        messenger::WEBHOOK,
+        &active.version,
+    );
+    let answer = messenger::answer(&request, endpoint, |callback| {
+        state.decider(&tenant, &active, callback.policy_key(), ANSWER_WITHIN)
     })
+    .instrument(span.clone())
     .await;
-    state.finish(&tenant.name, "messenger", handled.callback, handled.answer)
+    span.in_scope(|| state.finish(&tenant, "messenger", answer))
 }

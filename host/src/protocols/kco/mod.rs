@@ -1,14 +1,11 @@
 //! Kustom Checkout (formerly Klarna Checkout v3): address_update, country_change,
-//! shipping_option_update, validation and push (PROTOCOLS.md §1).
+//! shipping_option_update, validation and push (docs/PROTOCOLS.md §1).
 //!
-//! `POST /{tenant}/kco/{callback}` or `POST /{tenant}/kco/{secret}/{callback}`; the
-//! secret may also come as the `token` query parameter. The order id comes from the
-//! query string (`kustom_order_id`, `klarna_order_id`, `kco_order_id`, `order_id`, or
-//! names the tenant configures).
+//! The server checks the callback's secret ([`Endpoint::authenticate`]) and reads the
+//! order id from the query string ([`Endpoint::order_id`]); [`answer`] does the rest.
 
 mod cart;
 mod render;
-mod routes;
 pub mod wire;
 
 use std::fmt;
@@ -20,14 +17,11 @@ use serde_json::json;
 
 pub use cart::{Lines, MAX_AMOUNT, MAX_LINES, Mapped, check, to_cart};
 pub use render::{FeeLine, cart_response, error_type, line_amounts, method_name, option_amounts};
-pub use routes::routes;
 
-use crate::config::{Secret, SecretRef};
 use crate::decide::Decider;
 use crate::model::{DecisionKind, Verdict};
-use crate::protocols::{
-    Answer, Body, ClientError, Reply, parse_json, require_json, secret_matches,
-};
+use crate::protocols::{Answer, Body, ClientError, Reply, parse_json, require_json};
+use crate::secret::{Secret, SecretRef};
 
 /// KCO waits 3 s for validation and then approves on its own; the host answers every
 /// callback well inside that window, whatever the module does.
@@ -189,7 +183,7 @@ impl Endpoint {
             return Ok(());
         };
         match presented {
-            Some(presented) if secret_matches(presented, expected.expose()) => Ok(()),
+            Some(presented) if expected.matches(presented) => Ok(()),
             Some(_) => Err(ClientError::unauthorized(
                 "the callback secret does not match",
             )),
@@ -231,11 +225,11 @@ pub async fn answer(request: &Request<'_>, endpoint: &Endpoint, decider: &Decide
         Callback::Push => push(request),
         Callback::Validation => match parse(request) {
             Ok(order) => validation(request, order, endpoint, decider).await,
-            Err(error) => error.into(),
+            Err(error) => Answer::refused(request.callback.name(), error),
         },
         callback => match parse(request) {
             Ok(order) => shipping_service(callback, request, order, decider).await,
-            Err(error) => error.into(),
+            Err(error) => Answer::refused(callback.name(), error),
         },
     }
 }
@@ -299,6 +293,7 @@ async fn shipping_service(
         _ => unreachable_reply(),
     };
     Answer {
+        callback: callback.name(),
         reply,
         decisions: Some(decisions),
         events: Vec::new(),
@@ -329,6 +324,7 @@ async fn validation(
         _ => unreachable_reply(),
     };
     Answer {
+        callback: Callback::Validation.name(),
         reply,
         decisions: Some(decisions),
         events: Vec::new(),
@@ -338,12 +334,15 @@ async fn validation(
 /// push: acknowledged and recorded; no rules run.
 fn push(request: &Request<'_>) -> Answer {
     let Some(order_id) = &request.order_id else {
-        return ClientError::bad_request(
-            "a push needs the order id in the query string (e.g. ?kustom_order_id=...)",
-        )
-        .into();
+        return Answer::refused(
+            Callback::Push.name(),
+            ClientError::bad_request(
+                "a push needs the order id in the query string (e.g. ?kustom_order_id=...)",
+            ),
+        );
     };
     Answer {
+        callback: Callback::Push.name(),
         reply: Reply::empty(200),
         decisions: None,
         events: vec![json!({

@@ -1,4 +1,4 @@
-//! Decisions to KCO answers. The host does KCO's arithmetic here (PROTOCOLS.md §1.4),
+//! Decisions to KCO answers. The host does KCO's arithmetic here (docs/PROTOCOLS.md §1.4),
 //! so every cart it returns obeys KCO's rules whatever the module decided:
 //!
 //! - `total_amount = quantity × unit_price − total_discount_amount`;
@@ -13,8 +13,8 @@
 use serde_json::{Map, Value, json};
 
 use super::wire::{self, CartResponse, CheckoutOrder, DeliveryDetails, OrderLine};
+use crate::model::money;
 use crate::model::{Rejection, RejectionCode, ShippingMethod, ShippingOption, TaxDecision};
-use crate::money;
 use crate::protocols::Reply;
 
 /// A line's `total_amount` and `total_tax_amount`.
@@ -238,7 +238,7 @@ mod tests {
 
     #[test]
     fn kco_tax_vector() {
-        // PROTOCOLS.md §1.4: 50000 at 1000 bp carries 4545.
+        // docs/PROTOCOLS.md §1.4: 50000 at 1000 bp carries 4545.
         assert_eq!(line_amounts(5, 10_000, 0, 1000), (50_000, 4545));
         // Discount lines carry negative tax.
         assert_eq!(line_amounts(1, -5000, 0, 2500), (-5000, -1000));

@@ -1,4 +1,4 @@
-//! KCO's JSON, as far as the host reads or writes it (PROTOCOLS.md §1).
+//! KCO's JSON, as far as the host reads or writes it (docs/PROTOCOLS.md §1).
 //!
 //! Fields the host reads or recomputes are typed. Everything else on an order line is
 //! kept verbatim in `other` and returned unchanged, so names, references, merchant

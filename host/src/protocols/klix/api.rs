@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::jws::MerchantKey;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Why a merchant API call failed. The answer to Klix is then 502 (it may retry).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -1,4 +1,4 @@
-//! Klix's signatures (PROTOCOLS.md §2):
+//! Klix's signatures (docs/PROTOCOLS.md §2):
 //!
 //! - gen 1: compact JWS, RS256 only. `none`, HS*, every other algorithm, a bad
 //!   signature, and a tampered header or payload are refused.

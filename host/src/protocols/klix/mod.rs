@@ -1,13 +1,13 @@
 //! Klix (Citadele): connectivity check, order verification, purchase notification and
-//! shipping cost (PROTOCOLS.md §2), generations 1 (compact JWS bodies) and 2 (JSON
+//! shipping cost (docs/PROTOCOLS.md §2), generations 1 (compact JWS bodies) and 2 (JSON
 //! bodies with `X-Klix-Signature`).
 //!
-//! `/{tenant}/klix/{callback}`; `OPTIONS` on each answers the connectivity check.
+//! The server answers the connectivity check (`OPTIONS`) and the methods each callback
+//! accepts; [`answer`] verifies and answers the rest.
 
 pub mod api;
 pub mod jws;
 pub mod order;
-mod routes;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -15,16 +15,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-pub use routes::routes;
-
 use self::api::MerchantApi;
 use self::jws::{MerchantKey, ProviderKey};
 use self::order::{Market, Order, ShippingCostRequest};
-use crate::config::SecretRef;
 use crate::decide::Decider;
+use crate::model::money;
 use crate::model::{DecisionKind, RejectionCode, Verdict};
-use crate::money;
 use crate::protocols::{Answer, Body, ClientError, Reply};
+use crate::secret::SecretRef;
 
 /// How long the host gives its rules for a Klix callback.
 pub const ANSWER_WITHIN: Duration = Duration::from_millis(2_500);
@@ -211,7 +209,7 @@ pub async fn answer(request: &Request<'_>, endpoint: &Endpoint, decider: &Decide
         Callback::PurchaseNotification => purchase_notification(request, endpoint),
         Callback::ShippingCost => shipping_cost(request, endpoint, decider).await,
     };
-    result.unwrap_or_else(Answer::from)
+    result.unwrap_or_else(|error| Answer::refused(request.callback.name(), error))
 }
 
 /// The signed payload: gen 2 (header over the raw JSON body) or gen 1 (JWS body).
@@ -321,6 +319,7 @@ async fn order_verification(
         Err(error) => (bad_gateway(error.to_string()).into(), Vec::new()),
     };
     Ok(Answer {
+        callback: Callback::OrderVerification.name(),
         reply,
         decisions: Some(decisions),
         events,
@@ -345,6 +344,7 @@ fn purchase_notification(
         "received_at_ms": request.received_at_ms,
     });
     Ok(Answer {
+        callback: Callback::PurchaseNotification.name(),
         reply: Reply::empty(200),
         decisions: None,
         events: vec![event],
@@ -432,6 +432,7 @@ pub async fn quote_shipping(
         None => unsupported(&decider.policy.message, "MERCHANT_NOT_AVAILABLE"),
     };
     Ok(Answer {
+        callback: Callback::ShippingCost.name(),
         reply,
         decisions: Some(decisions),
         events: Vec::new(),

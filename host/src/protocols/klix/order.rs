@@ -9,10 +9,10 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::model::money::{self, Excess};
 use crate::model::{
     Address, Cart, Customer, CustomerKind, Line, LineKind, PickupPoint, Platform, Price, empty_cart,
 };
-use crate::money::{self, Excess};
 use crate::protocols::decimal::{MappingError, decimal, quantity, rate};
 
 /// The order as the merchant API returns it (`GET .../orders/{orderId}`).

@@ -1,6 +1,6 @@
 //! Messenger events to the canonical cart.
 //!
-//! Messenger sends no items and, in checkout_update, no currency (PROTOCOLS.md §3.3):
+//! Messenger sends no items and, in checkout_update, no currency (docs/PROTOCOLS.md §3.3):
 //! the currency is the tenant's, and the Buy Button's `payload` reaches the rules as
 //! merchant data. A tenant with `payload = "cart-lines"` puts the goods in the payload
 //! as JSON; the host then reads them into cart lines, so tax on the goods can be
@@ -9,10 +9,10 @@
 use serde::Deserialize;
 
 use super::wire::{PayloadCart, ShippingAddress};
+use crate::model::money::{self, Excess};
 use crate::model::{
     Address, Attribute, Cart, Line, LineKind, MAX_AMOUNT, Platform, Price, empty_cart,
 };
-use crate::money::{self, Excess};
 use crate::protocols::ClientError;
 use crate::protocols::decimal::{decimal, line_kind, quantity};
 

@@ -1,15 +1,14 @@
 //! Messenger Platform payments (Buy Button): the subscription handshake and the
-//! checkout_update, pre_checkout and payment webhook events (PROTOCOLS.md §3).
+//! checkout_update, pre_checkout and payment webhook events (docs/PROTOCOLS.md §3).
 //!
-//! One webhook URL per tenant, `/{tenant}/messenger`: `GET` is the handshake, `POST`
-//! delivers events, signed with the app secret. A delivery may batch several entries
+//! One webhook URL per tenant: `GET` is the handshake ([`handshake`]), `POST` delivers
+//! events signed with the app secret ([`answer`]). A delivery may batch several entries
 //! and events. The first checkout_update or pre_checkout in it is answered (the HTTP
 //! body is its answer); later ones are logged and not answered; every payment is
 //! recorded; other events (messages, reads, ...) are ignored.
 
 mod cart;
 mod render;
-mod routes;
 pub mod signature;
 pub mod wire;
 
@@ -20,21 +19,22 @@ use serde_json::{Value, json};
 
 pub use cart::{CartSettings, PayloadFormat, address, to_cart};
 pub use render::{Quote, quotes, shipping_body};
-pub use routes::routes;
 pub use signature::{SignatureError, Signatures};
 
 use self::wire::{Amount, Envelope, Event, Id};
-use crate::config::{Secret, SecretRef};
 use crate::decide::{Decider, Decisions};
+use crate::model::money;
 use crate::model::{Cart, DecisionKind, Verdict};
-use crate::money;
-use crate::protocols::{
-    Answer, Body, ClientError, Reply, parse_json, require_json, secret_matches,
-};
+use crate::protocols::{Answer, Body, ClientError, Reply, parse_json, require_json};
+use crate::secret::{Secret, SecretRef};
 
 /// Facebook gives a webhook 20 s; the host answers within a fraction of that whatever
 /// the module does.
 pub const ANSWER_WITHIN: Duration = Duration::from_secs(5);
+
+/// The callback name of a delivery in which no event ran rules (a refusal, payments
+/// only, other events).
+pub const WEBHOOK: &str = "webhook";
 
 /// A Messenger event that runs rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +157,7 @@ pub fn handshake(endpoint: &Endpoint, query: &[(String, String)]) -> Reply {
             return Err(ClientError::forbidden("`hub.mode` must be `subscribe`"));
         }
         match param("hub.verify_token") {
-            Some(token) if secret_matches(token, expected.expose()) => {}
+            Some(token) if expected.matches(token) => {}
             _ => {
                 return Err(ClientError::forbidden(
                     "`hub.verify_token` does not match the tenant's verify token",
@@ -191,39 +191,21 @@ pub struct Request<'a> {
     pub received_at_ms: u64,
 }
 
-/// A delivery's answer and the event it answered (for logs and metrics).
-#[derive(Debug)]
-pub struct Handled {
-    /// `checkout_update`, `pre_checkout`, or `webhook` when no event ran rules.
-    pub callback: &'static str,
-    /// The answer.
-    pub answer: Answer,
-}
-
-impl From<ClientError> for Handled {
-    fn from(error: ClientError) -> Handled {
-        Handled {
-            callback: "webhook",
-            answer: error.into(),
-        }
-    }
-}
-
 /// Answers one signed delivery. `decider` gives the decider of the event that runs
 /// rules (its failure policy is the event's).
 pub async fn answer(
     request: &Request<'_>,
     endpoint: &Endpoint,
     decider: impl Fn(Callback) -> Decider,
-) -> Handled {
+) -> Answer {
     if let Some(secret) = &endpoint.app_secret
         && let Err(error) =
             signature::verify(request.body, request.signatures, secret.expose().as_bytes())
     {
-        return ClientError::forbidden(error.to_string()).into();
+        return Answer::refused(WEBHOOK, ClientError::forbidden(error.to_string()));
     }
     if let Err(error) = require_json(request.content_type) {
-        return error.into();
+        return Answer::refused(WEBHOOK, error);
     }
     answer_delivery(
         request.body,
@@ -250,17 +232,19 @@ pub async fn answer_delivery(
     carts: &CartSettings,
     decider: impl Fn(Callback) -> Decider,
     received_at_ms: u64,
-) -> Handled {
+) -> Answer {
     let envelope: Envelope = match parse_json(body, "the webhook delivery") {
         Ok(envelope) => envelope,
-        Err(error) => return error.into(),
+        Err(error) => return Answer::refused(WEBHOOK, error),
     };
     if envelope.object != "page" {
-        return ClientError::bad_request(format!(
-            "`object` is {:?}; Messenger deliveries are for `page`",
-            envelope.object
-        ))
-        .into();
+        return Answer::refused(
+            WEBHOOK,
+            ClientError::bad_request(format!(
+                "`object` is {:?}; Messenger deliveries are for `page`",
+                envelope.object
+            )),
+        );
     }
     // Every event is read first: a malformed one refuses the whole delivery before
     // any rule runs or anything is recorded, so Facebook's retry finds nothing done.
@@ -279,7 +263,7 @@ pub async fn answer_delivery(
                 received_at_ms,
             ) {
                 Ok(step) => step,
-                Err(error) => return error.into(),
+                Err(error) => return Answer::refused(WEBHOOK, error),
             };
             match step {
                 Some(step) => steps.push(step),
@@ -297,13 +281,10 @@ pub async fn answer_delivery(
         );
     }
 
-    let mut handled = Handled {
-        callback: "webhook",
-        answer: Reply::empty(200).into(),
-    };
+    let mut answer = Answer::reply(WEBHOOK, Reply::empty(200));
     for step in steps {
         match step {
-            Step::Record(record) => handled.answer.events.push(record),
+            Step::Record(record) => answer.events.push(record),
             Step::Decide {
                 callback,
                 cart,
@@ -317,14 +298,14 @@ pub async fn answer_delivery(
                     }
                     Callback::PreCheckout => pre_checkout(*cart, &decider, &mut record).await,
                 };
-                handled.callback = callback.name();
-                handled.answer.reply = reply;
-                handled.answer.decisions = Some(decisions);
-                handled.answer.events.push(record);
+                answer.callback = callback.name();
+                answer.reply = reply;
+                answer.decisions = Some(decisions);
+                answer.events.push(record);
             }
         }
     }
-    handled
+    answer
 }
 
 /// Validates one event into what it asks. `None`: nothing to do (not a payment event,

@@ -1,4 +1,4 @@
-//! Decisions to Messenger answers (PROTOCOLS.md §3.3). Each shipping option gets a
+//! Decisions to Messenger answers (docs/PROTOCOLS.md §3.3). Each shipping option gets a
 //! price list of exactly two lines, `Shipping` and `Tax`, as decimal strings with the
 //! currency's decimals ("5.99"; "600" in JPY).
 //!
@@ -14,8 +14,8 @@
 
 use serde::Serialize;
 
+use crate::model::money;
 use crate::model::{Line, ShippingOption, TaxDecision};
-use crate::money;
 
 /// One option's answer, in minor units.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,4 +1,4 @@
-//! Delivery signatures (PROTOCOLS.md §3.2): an HMAC of the raw body keyed with the
+//! Delivery signatures (docs/PROTOCOLS.md §3.2): an HMAC of the raw body keyed with the
 //! app secret, `X-Hub-Signature-256: sha256=<hex>` and the older
 //! `X-Hub-Signature: sha1=<hex>`.
 //!

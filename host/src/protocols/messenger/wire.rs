@@ -1,4 +1,4 @@
-//! The Messenger Platform's webhook JSON (PROTOCOLS.md §3), as far as the host reads
+//! The Messenger Platform's webhook JSON (docs/PROTOCOLS.md §3), as far as the host reads
 //! it. Unknown fields are ignored; ids are kept exactly as sent (the shipping address
 //! id is a number above 2^53, so it is never read as a float).
 

@@ -1,0 +1,240 @@
+//! One callback's decisions on a wasm module: a fresh store and instance from the
+//! pre-instantiated handle, a fresh fuel budget per decision, one deadline for all of
+//! them, and a new instance after any failure.
+//!
+//! Calls are async: the server awaits them on its own threads, with no hand-off to a
+//! blocking pool. A module yields back to the runtime on every tick of the deadline
+//! clock, so one that runs long shares its thread, and is interrupted at its deadline.
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use wasmtime::component::{Instance, Lift, TypedFunc};
+use wasmtime::{Store, UpdateDeadline};
+
+use super::sandbox::{self, CallState};
+use super::wasm::WasmRules;
+use super::world::Export;
+use super::{AsyncSession, Deciding, EngineError, Limits, LongCalls, RuleSet, Usage, contract};
+use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
+
+/// Ticks of the deadline clock a session may run before it needs its long-call lanes.
+/// A tick can pass during any call, so a call that sees one is not yet long; a healthy
+/// decision takes a few dozen microseconds, far below this.
+const SHORT_CALL_TICKS: u32 = 4;
+
+impl RuleSet for WasmRules {
+    fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn session_async(&self, limits: &Limits, long_calls: &LongCalls) -> Box<dyn AsyncSession + '_> {
+        Box::new(WasmSession::new(self, *limits, long_calls.clone()))
+    }
+}
+
+/// One callback's decisions on a wasm module.
+struct WasmSession<'a> {
+    rules: &'a WasmRules,
+    limits: Limits,
+    /// The lanes a call needs to run past its first ticks.
+    long_calls: LongCalls,
+    started: Instant,
+    /// The current instance; dropped after a failure so the next decision gets a fresh one.
+    live: Option<(Store<CallState>, Instance)>,
+    usage: Usage,
+}
+
+impl<'a> WasmSession<'a> {
+    fn new(rules: &'a WasmRules, limits: Limits, long_calls: LongCalls) -> Self {
+        WasmSession {
+            rules,
+            limits,
+            long_calls,
+            started: Instant::now(),
+            live: None,
+            usage: Usage::default(),
+        }
+    }
+
+    fn budget(&self) -> u64 {
+        self.limits.fuel.unwrap_or(u64::MAX)
+    }
+
+    /// When the callback's deadline passes.
+    fn deadline(&self) -> Instant {
+        self.started + self.limits.deadline()
+    }
+
+    fn new_store(&self) -> Store<CallState> {
+        let mut store = Store::new(
+            self.rules.engine.wasmtime(),
+            CallState::new(self.limits.memory_bytes),
+        );
+        store.limiter(|state| &mut state.memory);
+        // On every tick: stop the module once its deadline has passed; else yield to
+        // the runtime. A module still running after `SHORT_CALL_TICKS` ticks is a long
+        // call: it waits there until it holds its long-call lanes (kept until the store
+        // is dropped).
+        let deadline = self.deadline();
+        let lanes = self.long_calls.0.clone();
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let mut ticks = 0u32;
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            ticks = ticks.saturating_add(1);
+            if ticks != SHORT_CALL_TICKS || lanes.is_empty() {
+                // `yield_now` puts the call behind every task already waiting, where a
+                // plain self-wake could resume it first.
+                return Ok(UpdateDeadline::YieldCustom(
+                    1,
+                    Box::pin(tokio::task::yield_now()),
+                ));
+            }
+            let (lanes, held) = (lanes.clone(), held.clone());
+            Ok(UpdateDeadline::YieldCustom(
+                1,
+                Box::pin(async move {
+                    for lane in lanes {
+                        if let Ok(permit) = lane.acquire_owned().await {
+                            held.lock().unwrap_or_else(|e| e.into_inner()).push(permit);
+                        }
+                    }
+                }),
+            ))
+        });
+        store
+    }
+
+    /// Runs `export` on the live instance (instantiating one first if needed) with
+    /// `cart`, under a fresh fuel budget; records usage and classifies failures.
+    async fn call<T>(&mut self, export: Export<T>, cart: &Cart) -> Result<Decided<T>, EngineError>
+    where
+        Decided<T>: Lift + Send + Sync + 'static,
+    {
+        let began = Instant::now();
+        if began >= self.deadline() {
+            return Err(EngineError::Deadline {
+                deadline: self.limits.deadline(),
+            });
+        }
+        let budget = self.budget();
+        let (mut store, instance) = match self.live.take() {
+            Some(live) => live,
+            None => {
+                let mut store = self.new_store();
+                set_budget(&mut store, budget);
+                let instantiated = self.rules.pre.instantiate_async(&mut store).await;
+                self.usage.instances += 1;
+                match instantiated {
+                    Ok(instance) => (store, instance),
+                    Err(error) => {
+                        let failure = self.failed(&mut store, budget, began, error);
+                        return Err(match failure {
+                            EngineError::Trap { message } => EngineError::Instantiation(message),
+                            other => other,
+                        });
+                    }
+                }
+            }
+        };
+        set_budget(&mut store, budget);
+        match call_export(&mut store, instance, export, cart).await {
+            Ok(value) => {
+                self.account(&mut store, budget, began);
+                self.live = Some((store, instance));
+                Ok(value)
+            }
+            Err(error) => Err(self.failed(&mut store, budget, began, error)),
+        }
+    }
+
+    /// Adds what the store used since `began` to the session's usage.
+    fn account(&mut self, store: &mut Store<CallState>, budget: u64, began: Instant) {
+        self.usage.fuel += budget - store.get_fuel().unwrap_or(0);
+        let state = store.data_mut();
+        self.usage.peak_memory_bytes = self.usage.peak_memory_bytes.max(state.memory.peak as u64);
+        self.usage.logs.append(&mut state.logs);
+        self.usage.logs_dropped += std::mem::take(&mut state.logs_dropped);
+        self.usage.elapsed += began.elapsed();
+    }
+
+    /// Accounts for a failed instantiation or call and classifies its error; the caller
+    /// drops the store, so the next decision gets a fresh instance.
+    fn failed(
+        &mut self,
+        store: &mut Store<CallState>,
+        budget: u64,
+        began: Instant,
+        error: wasmtime::Error,
+    ) -> EngineError {
+        self.account(store, budget, began);
+        sandbox::classify(error, store.data(), &self.limits)
+    }
+}
+
+/// Calls `export` on `instance` with `cart`, without checking its type again.
+async fn call_export<T>(
+    store: &mut Store<CallState>,
+    instance: Instance,
+    export: Export<T>,
+    cart: &Cart,
+) -> wasmtime::Result<Decided<T>>
+where
+    Decided<T>: Lift + Send + Sync + 'static,
+{
+    let func = instance
+        .get_func(&mut *store, export.index)
+        .ok_or_else(|| {
+            wasmtime::Error::msg("the instance has no export at the contract's index")
+        })?;
+    // SAFETY: `Engine::prepare` type-checked this export against `(&Cart,) ->
+    // (Decided<T>,)` on an instance of the same component before the module could be
+    // used (`Export<T>` ties the index to that `T`), and every instance of a component
+    // has the same export types. The test `a_mistyped_export_is_refused_at_load` breaks
+    // if the load-time check stops refusing a component whose export has another type.
+    #[allow(unsafe_code)]
+    let func = unsafe { TypedFunc::<(&Cart,), (Decided<T>,)>::new_unchecked(func) };
+    let (decided,) = func.call_async(&mut *store, (cart,)).await?;
+    Ok(decided)
+}
+
+/// A fresh fuel budget, and the deadline clock checked from the next tick on.
+fn set_budget(store: &mut Store<CallState>, fuel: u64) {
+    store
+        .set_fuel(fuel)
+        .expect("fuel is enabled in the engine configuration");
+    store.set_epoch_deadline(1);
+}
+
+impl AsyncSession for WasmSession<'_> {
+    fn shipping_options<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Vec<ShippingOption>> {
+        Box::pin(async move {
+            let decided = self.call(self.rules.exports.shipping_options, cart).await?;
+            contract::check_shipping(cart, &decided)?;
+            Ok(decided)
+        })
+    }
+
+    fn tax<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, TaxDecision> {
+        Box::pin(async move {
+            let decided = self.call(self.rules.exports.tax, cart).await?;
+            contract::check_tax(cart, &decided)?;
+            Ok(decided)
+        })
+    }
+
+    fn validate<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Verdict> {
+        Box::pin(async move {
+            let decided = self.call(self.rules.exports.validate, cart).await?;
+            contract::check_verdict(&decided)?;
+            Ok(decided)
+        })
+    }
+
+    fn usage(&self) -> &Usage {
+        &self.usage
+    }
+}

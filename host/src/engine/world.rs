@@ -1,0 +1,217 @@
+//! What a rules module must be: a component of the contract's world that imports only
+//! what the sandbox grants and exports the contract's three decisions. These are the
+//! load-time checks of the activation gate and of `rulegate check`.
+
+use std::marker::PhantomData;
+
+use wasmtime::component::{Component, ComponentExportIndex};
+
+use super::LoadError;
+use crate::model::{ShippingOption, TaxDecision, Verdict};
+
+/// The world every rules module implements.
+pub const WORLD: &str = "rulegate:checkout/rules@0.1.0";
+
+/// The interface of the world's exports.
+const DECISIONS: &str = "rulegate:checkout/decisions@0.1.0";
+
+/// The WASI interfaces a std Rust guest imports even when it does no I/O; the sandbox
+/// satisfies them with an empty context.
+const ALLOWED_WASI: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+];
+
+/// The contract's own interfaces a module may import.
+const ALLOWED_CONTRACT: &[&str] = &["rulegate:checkout/host", "rulegate:checkout/types"];
+
+/// One import of a component and whether the sandbox grants it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportCheck {
+    /// The import's full name, e.g. `wasi:cli/stdout@0.2.6`.
+    pub name: String,
+    /// Whether a rules module may import it.
+    pub allowed: bool,
+}
+
+/// Refuses bytes that are not a WebAssembly component before compiling anything.
+pub(super) fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_VERSION: &[u8] = &[1, 0, 0, 0];
+    match bytes.get(..8) {
+        Some(header) if header.starts_with(MAGIC) && &header[4..] == CORE_VERSION => {
+            Err(LoadError::CoreModule)
+        }
+        Some(header) if header.starts_with(MAGIC) => Ok(()),
+        _ => Err(LoadError::NotWasm),
+    }
+}
+
+/// Whether a module may import `name` (`namespace:package/interface@version`).
+fn import_allowed(name: &str) -> bool {
+    let interface = name
+        .split_once('@')
+        .map_or(name, |(interface, _)| interface);
+    ALLOWED_WASI.contains(&interface) || ALLOWED_CONTRACT.contains(&interface)
+}
+
+/// The component's imports, each marked allowed or not.
+pub(super) fn imports(engine: &wasmtime::Engine, component: &Component) -> Vec<ImportCheck> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| ImportCheck {
+            name: name.to_string(),
+            allowed: import_allowed(name),
+        })
+        .collect()
+}
+
+/// Refuses a component that imports anything the sandbox does not grant.
+pub(super) fn check_imports(
+    engine: &wasmtime::Engine,
+    component: &Component,
+) -> Result<(), LoadError> {
+    let forbidden: Vec<String> = imports(engine, component)
+        .into_iter()
+        .filter(|import| !import.allowed)
+        .map(|import| import.name)
+        .collect();
+    if forbidden.is_empty() {
+        Ok(())
+    } else {
+        Err(LoadError::ForbiddenImports(forbidden))
+    }
+}
+
+/// The names of the component's exports.
+pub(super) fn exports(engine: &wasmtime::Engine, component: &Component) -> Vec<String> {
+    component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect()
+}
+
+/// The refusal of a component that is not of the world, saying why.
+pub(super) fn wrong_world(reason: impl std::fmt::Display) -> LoadError {
+    LoadError::WrongWorld {
+        world: WORLD,
+        reason: reason.to_string(),
+    }
+}
+
+/// One export of the contract, whose answer is a `Decided<T>`: the type ties the index
+/// to the Rust type its results are lifted as, so a call cannot pair them wrongly.
+pub(super) struct Export<T> {
+    pub(super) index: ComponentExportIndex,
+    answer: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for Export<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Export<T> {}
+
+/// Where the contract's three exports are in a module, found once at load (a component
+/// that lacks one is of another world). Their types are checked once at load too
+/// (`Engine::prepare`), so a call needs no check of its own.
+#[derive(Clone, Copy)]
+pub(super) struct Exports {
+    pub(super) shipping_options: Export<Vec<ShippingOption>>,
+    pub(super) tax: Export<TaxDecision>,
+    pub(super) validate: Export<Verdict>,
+}
+
+impl Exports {
+    /// Finds the contract's exports in `component`, or refuses it saying which one is
+    /// missing and what it exports instead.
+    pub(super) fn find(
+        engine: &wasmtime::Engine,
+        component: &Component,
+    ) -> Result<Self, LoadError> {
+        let missing = |reason: String| {
+            let exported = exports(engine, component);
+            let exported = if exported.is_empty() {
+                "nothing".to_string()
+            } else {
+                exported.join(", ")
+            };
+            wrong_world(format!("{reason} (the component exports {exported})"))
+        };
+        let interface = component
+            .get_export_index(None, DECISIONS)
+            .ok_or_else(|| missing(format!("no exported instance `{DECISIONS}`")))?;
+        let index = |name: &str| {
+            component
+                .get_export_index(Some(&interface), name)
+                .ok_or_else(|| missing(format!("`{DECISIONS}` has no export `{name}`")))
+        };
+        Ok(Exports {
+            shipping_options: Export::at(index("shipping-options")?),
+            tax: Export::at(index("tax")?),
+            validate: Export::at(index("validate")?),
+        })
+    }
+}
+
+impl<T> Export<T> {
+    fn at(index: ComponentExportIndex) -> Self {
+        Export {
+            index,
+            answer: PhantomData,
+        }
+    }
+}
+
+/// The refusal of an export whose type is not the contract's.
+pub(super) fn mistyped(name: &str, error: impl std::fmt::Display) -> LoadError {
+    wrong_world(format!(
+        "`{DECISIONS}` exports `{name}` with another type than the contract's: {error}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn imports_of_an_empty_std_sandbox_are_allowed() {
+        assert!(import_allowed("wasi:cli/environment@0.2.6"));
+        assert!(import_allowed("wasi:io/streams@0.2.0"));
+        assert!(import_allowed("rulegate:checkout/host@0.1.0"));
+        assert!(!import_allowed("wasi:filesystem/preopens@0.2.6"));
+        assert!(!import_allowed("wasi:sockets/tcp@0.2.6"));
+        assert!(!import_allowed("wasi:clocks/wall-clock@0.2.6"));
+        assert!(!import_allowed("wasi:random/random@0.2.6"));
+        assert!(!import_allowed("wasi:cli/environmentx@0.2.6"));
+    }
+
+    #[test]
+    fn headers() {
+        assert!(matches!(
+            check_header(b"\0asm\x01\0\0\0rest"),
+            Err(LoadError::CoreModule)
+        ));
+        assert!(check_header(b"\0asm\x0d\0\x01\0rest").is_ok());
+        assert!(matches!(
+            check_header(b"hello world"),
+            Err(LoadError::NotWasm)
+        ));
+        assert!(matches!(check_header(b""), Err(LoadError::NotWasm)));
+    }
+}
