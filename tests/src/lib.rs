@@ -3,8 +3,10 @@
 //! generators of canonical carts.
 
 pub mod cli;
+pub mod config;
 pub mod fake_klix;
 pub mod http;
+pub mod routes;
 pub mod server;
 
 use rulegate::engine::{Engine, EngineSettings, Limits, RuleSet, SharedRuleSet};

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use crate::http::{self, Response};
+
 /// A running `rulegate serve`, killed when dropped.
 #[derive(Debug)]
 pub struct Server {
@@ -95,6 +97,38 @@ impl Server {
     /// The process id, for signals.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// `POST target` with a JSON body, on the callback listener.
+    pub fn post_json(&self, target: &str, body: &[u8]) -> Response {
+        http::post_json(self.address, target, body)
+    }
+
+    /// `POST target` with `headers`, on the callback listener.
+    pub fn post(&self, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Response {
+        http::request(self.address, "POST", target, headers, body)
+    }
+
+    /// `method target` on the admin API with `Authorization: Bearer <token>`.
+    pub fn admin(&self, token: &str, method: &str, target: &str, body: &[u8]) -> Response {
+        let authorization = format!("Bearer {token}");
+        self.admin_with(method, target, Some(&authorization), body)
+    }
+
+    /// `method target` on the admin API with the `Authorization` header given, if any.
+    pub fn admin_with(
+        &self,
+        method: &str,
+        target: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Response {
+        let address = self.admin.expect("the admin API is configured");
+        let mut headers = vec![("Content-Type", "application/wasm")];
+        if let Some(value) = authorization {
+            headers.push(("Authorization", value));
+        }
+        http::request(address, method, target, &headers, body)
     }
 }
 

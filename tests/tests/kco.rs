@@ -5,9 +5,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rulegate_tests::cli::rulegate;
+use rulegate_tests::config::ConfigFile;
 use rulegate_tests::http::{self, Response};
 use rulegate_tests::server::Server;
-use rulegate_tests::{fixture, fixture_json, write_module};
+use rulegate_tests::{fixture, fixture_json};
 use serde_json::{Value, json};
 
 /// KCO approves an order on its own when validation does not answer within 3 s: the
@@ -18,13 +19,12 @@ const SECRET: &str = "kco-Secret-0f9a";
 
 /// A configuration with the example tenants, a tenant behind a secret, and one tenant
 /// per hostile module with fallback policies.
-fn start(dir: &Path, extra: &str) -> Server {
-    std::fs::write(dir.join("kco-secret"), format!("{SECRET}\n")).unwrap();
-    let config = format!(
-        r#"
-listen = "127.0.0.1:0"
-max_body_bytes = 16384
-
+fn start(config: ConfigFile) -> Server {
+    let secret = config.secret("kco-secret", &format!("{SECRET}\n"));
+    config
+        .key("max_body_bytes = 16384")
+        .toml(&format!(
+            r#"
 [tenants.us]
 module = "example:us-shop"
 [tenants.us.kco]
@@ -33,7 +33,7 @@ unauthenticated = true
 [tenants.eu]
 module = "example:eu-shop"
 [tenants.eu.kco]
-secret = {{ file = {secret:?} }}
+secret = {secret}
 order_id_params = ["shop_order"]
 
 [tenants.catalog]
@@ -44,17 +44,13 @@ reject_redirect = "https://shop.example/order-declined"
 
 [tenants.nokco]
 module = "example:us-shop"
-{extra}
-"#,
-        secret = dir.join("kco-secret").display().to_string(),
-    );
-    let path = dir.join("rulegate.toml");
-    std::fs::write(&path, config).unwrap();
-    Server::start(Some(&path))
+"#
+        ))
+        .start()
 }
 
 fn post(server: &Server, target: &str, body: &[u8]) -> Response {
-    http::post_json(server.address, target, body)
+    server.post_json(target, body)
 }
 
 /// The fields KCO sent on a line that the host must return unchanged.
@@ -93,7 +89,7 @@ fn amounts(line: &Value) -> (i64, i64, i64) {
 #[test]
 fn sdk_fixtures_get_whole_consistent_carts() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     for callback in ["address_update", "country_change", "shipping_option_update"] {
         let request = fixture_json(&format!("kco/{callback}_request.json"));
         let expected_shape = fixture_json(&format!("kco/{callback}_response.json"));
@@ -155,7 +151,7 @@ fn sdk_fixtures_get_whole_consistent_carts() {
 #[test]
 fn validation_fixture_approves_and_rejections_follow_the_protocol() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let order = fixture("kco/validation_request.json");
     let approved = post(
         &server,
@@ -205,7 +201,7 @@ fn validation_fixture_approves_and_rejections_follow_the_protocol() {
 #[test]
 fn eu_cart_is_recomputed_with_the_destination_rates_and_keeps_every_field() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let sent = fixture_json("kco/de_address_update_request.json");
     let response = post(
         &server,
@@ -245,7 +241,7 @@ fn eu_cart_is_recomputed_with_the_destination_rates_and_keeps_every_field() {
 #[test]
 fn the_secret_is_checked_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let body = fixture("kco/de_address_update_request.json");
     let ok_path = post(&server, &format!("/eu/kco/{SECRET}/address_update"), &body);
     assert_eq!(ok_path.status, 200);
@@ -283,7 +279,7 @@ fn the_secret_is_checked_before_anything_runs() {
 #[test]
 fn push_is_acknowledged_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let response = http::request(
         server.address,
         "POST",
@@ -315,7 +311,7 @@ fn push_is_acknowledged_and_recorded() {
 #[test]
 fn bad_input_gets_a_clear_4xx_and_runs_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let valid = fixture_json("kco/address_update_request.json");
     let with = |edit: &dyn Fn(&mut Value)| {
         let mut value = valid.clone();
@@ -446,54 +442,42 @@ fn bad_input_gets_a_clear_4xx_and_runs_nothing() {
 /// One tenant per hostile module, with fallbacks for tax and shipping and a rejecting
 /// validation, plus one with the defaults (reject everything) that approves
 /// validation by override.
-fn hostile_tenants(dir: &Path) -> String {
-    let mut extra = String::new();
-    for module in [
-        "infinite-loop",
-        "memory-bomb",
-        "panics",
-        "deep-recursion",
-        "bad-output",
-        "huge-output",
-        "allocation-storm",
-    ] {
-        extra.push_str(&format!(
+fn hostile_tenants(config: ConfigFile) -> ConfigFile {
+    config
+        .failing_tenants(
+            &[
+                "infinite-loop",
+                "memory-bomb",
+                "panics",
+                "deep-recursion",
+                "bad-output",
+                "huge-output",
+                "allocation-storm",
+            ],
+            "kco",
             r#"
-[tenants.{module}]
-module = {path}
-limits = {{ deadline_ms = 400, memory_bytes = 8388608 }}
-[tenants.{module}.kco]
-unauthenticated = true
-[tenants.{module}.on_failure]
 tax = "fallback"
 fallback_tax_rate = 2500
 shipping = "fallback"
-fallback_shipping = [{{ id = "fallback-post", name = "Post", price = 590, tax_rate = 2500 }}]
+fallback_shipping = [{ id = "fallback-post", name = "Post", price = 590, tax_rate = 2500 }]
 validate = "reject"
 message = "Please try again in a minute."
 "#,
-            path = write_module(dir, module)
-        ));
-    }
-    extra.push_str(&format!(
-        r#"
-[tenants.slow]
-module = {path}
-limits = {{ fuel = 1000000000000, deadline_ms = 300 }}
-[tenants.slow.kco]
-unauthenticated = true
+        )
+        .slow_tenant(
+            "kco",
+            300,
+            r#"
 [tenants.slow.on_failure.callbacks."kco.validation"]
 validate = "approve"
 "#,
-        path = write_module(dir, "infinite-loop")
-    ));
-    extra
+        )
 }
 
 #[test]
 fn failing_modules_get_the_configured_answer_in_time() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), &hostile_tenants(dir.path()));
+    let server = start(hostile_tenants(ConfigFile::new(dir.path())));
     let shipping_body = fixture("kco/de_address_update_request.json");
     let validation_body = fixture("kco/validation_request.json");
     for tenant in [
@@ -577,7 +561,7 @@ fn failing_modules_get_the_configured_answer_in_time() {
 #[test]
 fn run_prints_exactly_what_the_server_sends() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/kco");
     for (callback, fixture_name) in [
         (

@@ -13,6 +13,7 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::signature::{SignatureEncoding, Signer};
 use rulegate::protocols::klix::jws::ProviderKey;
 use rulegate_tests::cli::rulegate;
+use rulegate_tests::config::ConfigFile;
 use rulegate_tests::fake_klix::FakeKlix;
 use rulegate_tests::fixture;
 use rulegate_tests::http::{self, Response};
@@ -62,7 +63,17 @@ impl TestProvider {
     }
 }
 
-fn tenant(name: &str, module: &str, provider: &str, api: &str, extra: &str) -> String {
+/// The table of a Klix tenant whose provider key is the fixture `provider`, whose
+/// merchant API is at `api` with the key `api_key` (TOML referencing the secret), and
+/// with `extra` keys in its `klix` table.
+fn tenant(
+    name: &str,
+    module: &str,
+    provider: &str,
+    api: &str,
+    api_key: &str,
+    extra: &str,
+) -> String {
     let dir = fixtures();
     format!(
         r#"
@@ -74,13 +85,12 @@ provider_key = {provider:?}
 [tenants.{name}.klix.api]
 url = "{api}"
 merchant_id = "merchant-7"
-api_key = {{ file = {api_key:?} }}
+api_key = {api_key}
 signing_key = {{ file = {signing:?} }}
 signing_key_id = "{KID}"
 timeout_ms = 500
 "#,
         provider = dir.join(provider).display().to_string(),
-        api_key = "API_KEY_FILE",
         signing = dir
             .join("test_merchant_private_key.pem")
             .display()
@@ -89,50 +99,46 @@ timeout_ms = 500
 }
 
 fn start(dir: &Path, fake: &FakeKlix) -> Server {
-    let key_file = dir.join("api-key");
-    std::fs::write(&key_file, API_KEY).unwrap();
+    let config = ConfigFile::new(dir);
+    let api_key = config.secret("api-key", API_KEY);
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let config = [
-        "listen = \"127.0.0.1:0\"\n".to_string(),
-        tenant(
+    let url = fake.url();
+    config
+        .toml(&tenant(
             "eu",
             "example:eu-shop",
             "provider_public_key.pem",
-            &fake.url(),
+            &url,
+            &api_key,
             "",
-        ),
-        tenant(
+        ))
+        .toml(&tenant(
             "catalog",
             "example:catalog-shop",
             "provider_public_key.pem",
-            &fake.url(),
+            &url,
+            &api_key,
             "",
-        ),
-        tenant(
+        ))
+        .toml(&tenant(
             "sek",
             "example:catalog-shop",
             "test_provider_certificate.pem",
-            &fake.url(),
+            &url,
+            &api_key,
             "currency = \"SEK\"\ncountry = \"SE\"",
-        ),
-        tenant(
+        ))
+        .toml(&tenant(
             "down",
             "example:eu-shop",
             "provider_public_key.pem",
             &closed_url,
+            &api_key,
             "",
-        ),
-    ]
-    .concat()
-    .replace(
-        "\"API_KEY_FILE\"",
-        &format!("{:?}", key_file.display().to_string()),
-    );
-    let path = dir.join("rulegate.toml");
-    std::fs::write(&path, config).unwrap();
-    Server::start(Some(&path))
+        ))
+        .start()
 }
 
 /// The fake API serving the fixture order as `ORDER_ID`, and the server in front of it.
@@ -147,7 +153,7 @@ fn start_with_order(dir: &Path) -> (FakeKlix, Server) {
 }
 
 fn post(server: &Server, target: &str, body: &[u8], headers: &[(&str, &str)]) -> Response {
-    http::request(server.address, "POST", target, headers, body)
+    server.post(target, headers, body)
 }
 
 /// `signature` verifies `body`, and changing any one byte of the body breaks it.

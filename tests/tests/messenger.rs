@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use rulegate_tests::cli::rulegate;
+use rulegate_tests::config::ConfigFile;
 use rulegate_tests::http::{self, Response};
 use rulegate_tests::server::Server;
-use rulegate_tests::{fixture, fixture_json, write_module};
+use rulegate_tests::{fixture, fixture_json};
 use serde_json::{Value, json};
 
 const APP_SECRET: &str = "fb-app-secret-7c1e";
@@ -22,36 +23,30 @@ const FACEBOOK_WINDOW: Duration = Duration::from_secs(20);
 /// opaque payload; California does not tax shipping), byte for byte.
 const CHECKOUT_UPDATE_ANSWER: &str = r#"{"shipping":[{"option_id":"standard","option_title":"Standard","price_list":[{"label":"Shipping","amount":"5.99"},{"label":"Tax","amount":"0.00"}]},{"option_id":"express","option_title":"Express","price_list":[{"label":"Shipping","amount":"14.99"},{"label":"Tax","amount":"0.00"}]}]}"#;
 
-fn start(dir: &Path, extra: &str) -> Server {
-    std::fs::write(dir.join("app-secret"), format!("{APP_SECRET}\n")).unwrap();
-    std::fs::write(dir.join("verify-token"), VERIFY_TOKEN).unwrap();
-    let secret = dir.join("app-secret").display().to_string();
-    let token = dir.join("verify-token").display().to_string();
-    let config = format!(
-        r#"
-listen = "127.0.0.1:0"
-max_body_bytes = 16384
-
+fn start(config: ConfigFile) -> Server {
+    let secret = config.secret("app-secret", &format!("{APP_SECRET}\n"));
+    let token = config.secret("verify-token", VERIFY_TOKEN);
+    config
+        .key("max_body_bytes = 16384")
+        .toml(&format!(
+            r#"
 [tenants.shop]
 module = "example:us-shop"
 [tenants.shop.messenger]
-app_secret = {{ file = {secret:?} }}
-verify_token = {{ file = {token:?} }}
+app_secret = {secret}
+verify_token = {token}
 
 [tenants.carts]
 module = "example:us-shop"
 [tenants.carts.messenger]
-app_secret = {{ file = {secret:?} }}
+app_secret = {secret}
 payload = "cart-lines"
 
 [tenants.nomessenger]
 module = "example:us-shop"
-{extra}
 "#
-    );
-    let path = dir.join("rulegate.toml");
-    std::fs::write(&path, config).unwrap();
-    Server::start(Some(&path))
+        ))
+        .start()
 }
 
 /// Request headers, name and value.
@@ -135,7 +130,7 @@ fn recorded(server: &Server) -> (Vec<Value>, String) {
 #[test]
 fn every_fixture_is_answered_exactly_and_recorded_without_personal_data() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
 
     // checkout_update: the fixture exactly as published, signed.
     let body = fixture("messenger/checkout_update_webhook.json");
@@ -259,7 +254,7 @@ fn every_fixture_is_answered_exactly_and_recorded_without_personal_data() {
 #[test]
 fn payload_carts_get_the_goods_tax_to_the_cent() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let payload = json!({"lines": [{"reference": "TEE-M", "name": "T-shirt", "quantity": 2, "unit_price": "29.99"}]})
         .to_string();
     // Texas taxes goods and shipping at 6.25 %: (59.98 + 5.99) → 4.12, (59.98 + 14.99) → 4.69.
@@ -318,7 +313,7 @@ fn payload_carts_get_the_goods_tax_to_the_cent() {
 #[test]
 fn batched_deliveries_answer_the_first_decision_and_record_every_payment() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let payment = fixture_json("messenger/payment_webhook_messaging_event.json");
     let message = json!({"sender": {"id": "1"}, "recipient": {"id": "2"}, "timestamp": 1, "message": {"mid": "m1", "text": "hi"}});
     let body = envelope(&[
@@ -360,7 +355,7 @@ fn batched_deliveries_answer_the_first_decision_and_record_every_payment() {
 #[test]
 fn unsigned_forged_or_tampered_deliveries_get_403_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let body = fixture("messenger/checkout_update_webhook.json");
     let good256 = sha256_header(&body, APP_SECRET);
     let good1 = sha1_header(&body, APP_SECRET);
@@ -430,7 +425,7 @@ fn unsigned_forged_or_tampered_deliveries_get_403_and_change_nothing() {
 #[test]
 fn handshake_echoes_the_challenge_only_for_the_verify_token() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let get = |target: &str| http::get(server.address, target);
     let response = get(&format!(
         "/shop/messenger?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={VERIFY_TOKEN}"
@@ -511,7 +506,7 @@ fn handshake_echoes_the_challenge_only_for_the_verify_token() {
 #[test]
 fn bad_deliveries_get_a_clear_4xx_and_run_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let mut bad_country = checkout_update("CA", "x");
     bad_country["checkout_update"]["shipping_address"]["country"] = json!("USA");
     let mut float_id = checkout_update("CA", "x");
@@ -590,37 +585,21 @@ fn bad_deliveries_get_a_clear_4xx_and_run_nothing() {
 #[test]
 fn failing_modules_get_the_failure_policy_in_time() {
     let dir = tempfile::tempdir().unwrap();
-    let mut extra = String::new();
-    for module in ["infinite-loop", "memory-bomb", "panics", "bad-output"] {
-        extra.push_str(&format!(
+    let config = ConfigFile::new(dir.path())
+        .failing_tenants(
+            &["infinite-loop", "memory-bomb", "panics", "bad-output"],
+            "messenger",
             r#"
-[tenants.{module}]
-module = {path}
-limits = {{ deadline_ms = 400, memory_bytes = 8388608 }}
-[tenants.{module}.messenger]
-unauthenticated = true
-[tenants.{module}.on_failure]
 tax = "fallback"
 fallback_tax_rate = 0
 shipping = "fallback"
-fallback_shipping = [{{ id = "fallback-post", name = "Post", price = 650, tax_rate = 0 }}]
-[tenants.{module}.on_failure.callbacks."messenger.pre_checkout"]
+fallback_shipping = [{ id = "fallback-post", name = "Post", price = 650, tax_rate = 0 }]
+[tenants.{tenant}.on_failure.callbacks."messenger.pre_checkout"]
 validate = "approve"
 "#,
-            path = write_module(dir.path(), module)
-        ));
-    }
-    extra.push_str(&format!(
-        r#"
-[tenants.slow]
-module = {path}
-limits = {{ fuel = 1000000000000, deadline_ms = 300 }}
-[tenants.slow.messenger]
-unauthenticated = true
-"#,
-        path = write_module(dir.path(), "infinite-loop")
-    ));
-    let server = start(dir.path(), &extra);
+        )
+        .slow_tenant("messenger", 300, "");
+    let server = start(config);
     let update = fixture("messenger/checkout_update_webhook.json");
     let pre_checkout = envelope(&[vec![fixture_json(
         "messenger/pre_checkout_messaging_event.json",
@@ -655,7 +634,7 @@ unauthenticated = true
 #[test]
 fn run_prints_exactly_what_the_server_sends() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path(), "");
+    let server = start(ConfigFile::new(dir.path()));
     let input = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/messenger/checkout_update_webhook.json");
     let run = rulegate(&[

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use rulegate_tests::config::ConfigFile;
 use rulegate_tests::http::{self, Response};
 use rulegate_tests::server::Server;
 use rulegate_tests::{example_wasm, fixture, module};
@@ -29,7 +30,6 @@ struct Deployment {
 impl Deployment {
     fn new() -> Deployment {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("admin-token"), TOKEN).unwrap();
         std::fs::create_dir_all(dir.path().join("deploy")).unwrap();
         std::fs::create_dir_all(dir.path().join("smoke")).unwrap();
         std::fs::write(
@@ -37,17 +37,12 @@ impl Deployment {
             serde_json::to_vec(&rulegate_tests::cart("USD", "US", 3)).unwrap(),
         )
         .unwrap();
-        let config = format!(
+        let config = ConfigFile::new(dir.path()).state_dir().admin(TOKEN);
+        let (deploy, smoke) = (config.path("deploy"), config.path("smoke"));
+        let config = config.toml(&format!(
             r#"
-listen = "127.0.0.1:0"
-state_dir = {state:?}
-
-[admin]
-listen = "127.0.0.1:0"
-token = {{ file = {token:?} }}
-
 [watch]
-dir = {deploy:?}
+dir = {deploy}
 interval_ms = 50
 
 [tenants.shop]
@@ -57,17 +52,13 @@ unauthenticated = true
 
 [tenants.guarded]
 module = "example:us-shop"
-smoke = {smoke:?}
+smoke = {smoke}
 limits = {{ deadline_ms = 300 }}
 [tenants.guarded.messenger]
 unauthenticated = true
-"#,
-            state = path(&dir, "state"),
-            token = path(&dir, "admin-token"),
-            deploy = path(&dir, "deploy"),
-            smoke = path(&dir, "smoke"),
-        );
-        std::fs::write(dir.path().join("rulegate.toml"), config).unwrap();
+"#
+        ));
+        config.write();
         Deployment { dir }
     }
 
@@ -80,33 +71,8 @@ unauthenticated = true
     }
 }
 
-fn path(dir: &tempfile::TempDir, name: &str) -> String {
-    dir.path().join(name).display().to_string()
-}
-
 fn admin(server: &Server, method: &str, target: &str, body: &[u8]) -> Response {
-    admin_with(
-        server,
-        method,
-        target,
-        Some(&format!("Bearer {TOKEN}")),
-        body,
-    )
-}
-
-fn admin_with(
-    server: &Server,
-    method: &str,
-    target: &str,
-    authorization: Option<&str>,
-    body: &[u8],
-) -> Response {
-    let address = server.admin.expect("the admin API is configured");
-    let mut headers = vec![("Content-Type", "application/wasm")];
-    if let Some(value) = authorization {
-        headers.push(("Authorization", value));
-    }
-    http::request(address, method, target, &headers, body)
+    server.admin(TOKEN, method, target, body)
 }
 
 fn checkout_update(address: SocketAddr, tenant: &str) -> Response {
@@ -425,7 +391,7 @@ fn the_admin_api_needs_the_token_and_health_needs_none() {
             ("POST", "/v1/tenants/shop/versions", module("flat-rate")),
             ("POST", "/v1/tenants/shop/rollback", b"".as_slice()),
         ] {
-            let response = admin_with(&server, method, target, authorization, body);
+            let response = server.admin_with(method, target, authorization, body);
             assert_eq!(response.status, 401, "{authorization:?} {target}");
             assert!(response.header("www-authenticate").is_some());
             assert!(!response.text().contains(TOKEN));

@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use rulegate_tests::config::ConfigFile;
+use rulegate_tests::fixture;
 use rulegate_tests::http;
 use rulegate_tests::server::Server;
-use rulegate_tests::{fixture, write_module};
 
 const KCO_SECRET: &str = "kco-Secret-b7e1";
 const APP_SECRET: &str = "fb-Secret-41c9";
@@ -20,55 +21,42 @@ const ADMIN_TOKEN: &str = "admin-Token-e2d0";
 /// A deployment with a healthy US tenant behind secrets, a tenant whose module loops
 /// until its deadline, an admin API, and short HTTP limits.
 fn config(dir: &Path) -> std::path::PathBuf {
-    for (name, value) in [
-        ("kco-secret", KCO_SECRET),
-        ("app-secret", APP_SECRET),
-        ("admin-token", ADMIN_TOKEN),
-    ] {
-        std::fs::write(dir.join(name), value).unwrap();
-    }
-    let file = |name: &str| dir.join(name).display().to_string();
-    let config = format!(
-        r#"
-listen = "127.0.0.1:0"
-state_dir = {state:?}
-max_body_bytes = 65536
-
+    let config = ConfigFile::new(dir)
+        .state_dir()
+        .key("max_body_bytes = 65536")
+        .toml(
+            r#"
 [http]
 header_timeout_ms = 300
 request_timeout_ms = 3000
 shutdown_grace_ms = 5000
 max_headers = 32
 max_header_bytes = 8192
-
-[admin]
-listen = "127.0.0.1:0"
-token = {{ file = {admin:?} }}
-
+"#,
+        )
+        .admin(ADMIN_TOKEN);
+    let kco = config.secret("kco-secret", KCO_SECRET);
+    let app = config.secret("app-secret", APP_SECRET);
+    config
+        .toml(&format!(
+            r#"
 [tenants.shop]
 module = "example:us-shop"
 [tenants.shop.kco]
-secret = {{ file = {kco:?} }}
+secret = {kco}
 [tenants.shop.messenger]
-app_secret = {{ file = {app:?} }}
-
-[tenants.slow]
-module = {looping}
-limits = {{ fuel = 1000000000000, deadline_ms = 800 }}
-[tenants.slow.kco]
-unauthenticated = true
+app_secret = {app}
+"#
+        ))
+        .slow_tenant(
+            "kco",
+            800,
+            r#"
 [tenants.slow.on_failure.callbacks."kco.validation"]
 validate = "approve"
 "#,
-        state = file("state"),
-        admin = file("admin-token"),
-        kco = file("kco-secret"),
-        app = file("app-secret"),
-        looping = write_module(dir, "infinite-loop"),
-    );
-    let path = dir.join("rulegate.toml");
-    std::fs::write(&path, config).unwrap();
-    path
+        )
+        .write()
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use rulegate_tests::cli::rulegate;
+use rulegate_tests::config::ConfigFile;
 use rulegate_tests::http;
 use rulegate_tests::server::Server;
 use rulegate_tests::{fixture, fixture_json, write_module};
@@ -14,11 +15,8 @@ use serde_json::{Value, json};
 /// shop) and returns the decision log's lines once all are written.
 fn serve_and_log(dir: &Path) -> (Vec<Value>, String) {
     let state = dir.join("state");
-    let config = format!(
+    let config = ConfigFile::new(dir).state_dir().toml(
         r#"
-listen = "127.0.0.1:0"
-state_dir = {state:?}
-
 [tenants.us]
 module = "example:us-shop"
 [tenants.us.kco]
@@ -31,10 +29,8 @@ module = "example:eu-shop"
 [tenants.eu.kco]
 unauthenticated = true
 "#,
-        state = state.display().to_string()
     );
-    std::fs::write(dir.join("rulegate.toml"), config).unwrap();
-    let server = Server::start(Some(&dir.join("rulegate.toml")));
+    let server = config.start();
     let post = |target: &str, body: &[u8]| {
         let response = http::post_json(server.address, target, body);
         assert!(response.status < 500, "{target}: {}", response.text());
@@ -337,37 +333,24 @@ fn shadow_counts(server: &Server) -> [u64; 4] {
 }
 
 fn admin(server: &Server, method: &str, target: &str, body: &[u8]) -> http::Response {
-    let authorization = format!("Bearer {TOKEN}");
-    http::request(
-        server.admin.unwrap(),
-        method,
-        target,
-        &[("Authorization", &authorization)],
-        body,
-    )
+    server.admin(TOKEN, method, target, body)
 }
 
 #[test]
 fn shadow_candidates_never_change_an_answer_and_their_differences_are_counted() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
-    let config = format!(
-        r#"
-listen = "127.0.0.1:0"
-state_dir = {state:?}
-[admin]
-listen = "127.0.0.1:0"
-token = {{ file = {token:?} }}
+    let server = ConfigFile::new(dir.path())
+        .state_dir()
+        .admin(TOKEN)
+        .toml(
+            r#"
 [tenants.shop]
 module = "example:us-shop"
 [tenants.shop.messenger]
 unauthenticated = true
 "#,
-        state = dir.path().join("state").display().to_string(),
-        token = dir.path().join("token").display().to_string(),
-    );
-    std::fs::write(dir.path().join("rulegate.toml"), config).unwrap();
-    let server = Server::start(Some(&dir.path().join("rulegate.toml")));
+        )
+        .start();
     let delivery = fixture("messenger/checkout_update_webhook.json");
     let ask = || http::post_json(server.address, "/shop/messenger", &delivery).text();
     let wait_for = |what: &str, done: &dyn Fn([u64; 4]) -> bool| {
@@ -561,27 +544,20 @@ fn replay_compares_two_modules_on_a_directory_of_payloads() {
 #[test]
 fn a_tenant_names_its_shadow_and_its_limits_in_the_configuration() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("token"), TOKEN).unwrap();
-    let config = format!(
-        r#"
-listen = "127.0.0.1:0"
-state_dir = {state:?}
-[admin]
-listen = "127.0.0.1:0"
-token = {{ file = {token:?} }}
+    let config = ConfigFile::new(dir.path()).state_dir().admin(TOKEN);
+    let flat = config.module("flat-rate");
+    let config_path = config
+        .toml(&format!(
+            r#"
 [tenants.shop]
 module = "example:us-shop"
 shadow = {flat}
 limits = {{ fuel = 1000 }}
 [tenants.shop.messenger]
 unauthenticated = true
-"#,
-        state = dir.path().join("state").display().to_string(),
-        token = dir.path().join("token").display().to_string(),
-        flat = write_module(dir.path(), "flat-rate"),
-    );
-    let config_path = dir.path().join("rulegate.toml");
-    std::fs::write(&config_path, config).unwrap();
+"#
+        ))
+        .write();
 
     // `rulegate test` with the tenant's limits: 1,000 fuel is not enough.
     let run = rulegate(&[

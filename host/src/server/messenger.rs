@@ -82,7 +82,8 @@ async fn webhook(
         received_at_ms: now_ms(),
     };
     let active = tenant.active();
-    // The delivery says which event it is: the span names the webhook.
+    // The delivery says which event it is: the span names the webhook until the
+    // adapter has read it.
     let span = callback_span(
         &tenant.name,
         "messenger",
@@ -94,5 +95,6 @@ async fn webhook(
     })
     .instrument(span.clone())
     .await;
+    span.record("callback", answer.callback);
     span.in_scope(|| state.finish(&tenant, "messenger", answer))
 }

@@ -1,0 +1,364 @@
+//! Route-level behaviour on the routers themselves, with no server process: which
+//! status and body every refusal gets, method handling, the connectivity check, the
+//! admin API's bearer token. Each request goes to the router with
+//! `tower::ServiceExt::oneshot`; the end-to-end tests cover the same server over HTTP.
+
+use axum::body::Body;
+use axum::http::Request;
+use rulegate_tests::config::ConfigFile;
+use rulegate_tests::routes::{Answered, Routers, send};
+
+const SECRET: &str = "kco-Secret-route5";
+const TOKEN: &str = "admin-Token-route5";
+
+fn routers() -> Routers {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/klix");
+    let config = ConfigFile::new(dir.path()).key("max_body_bytes = 4096");
+    let secret = config.secret("kco-secret", SECRET);
+    let app_secret = config.secret("app-secret", "fb-app-secret");
+    let api_key = config.secret("api-key", "klix-api-key");
+    let text = config
+        .toml(&format!(
+            r#"
+[tenants.shop]
+module = "native:us-shop"
+[tenants.shop.kco]
+secret = {secret}
+[tenants.shop.messenger]
+app_secret = {app_secret}
+[tenants.shop.klix]
+provider_key = {provider:?}
+[tenants.shop.klix.api]
+url = "http://127.0.0.1:9"
+merchant_id = "merchant-7"
+api_key = {api_key}
+signing_key = {{ file = {signing:?} }}
+signing_key_id = "route-test"
+
+[tenants.nothing]
+module = "native:eu-shop"
+"#,
+            provider = fixtures
+                .join("provider_public_key.pem")
+                .display()
+                .to_string(),
+            signing = fixtures
+                .join("test_merchant_private_key.pem")
+                .display()
+                .to_string(),
+        ))
+        .text();
+    Routers::new(dir, &text, TOKEN)
+}
+
+fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri(target);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(Body::from(body.to_vec())).unwrap()
+}
+
+const JSON: &[(&str, &str)] = &[("content-type", "application/json")];
+
+/// A client error: its status, the JSON body's `error` code, and a message that
+/// contains `says`.
+fn assert_refused(answered: &Answered, status: u16, code: &str, says: &str) {
+    assert_eq!(answered.status, status, "{:?}", answered);
+    let body = answered.json();
+    assert_eq!(body["error"], code, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(message.contains(says), "{message:?} should say {says:?}");
+}
+
+#[tokio::test]
+async fn callback_refusals_name_what_is_wrong() {
+    let routers = routers();
+    let router = &routers.callbacks;
+    let order =
+        br#"{"order_amount":0,"order_tax_amount":0,"order_lines":[],"purchase_currency":"USD"}"#;
+    let secret = format!("/shop/kco/{SECRET}/address_update");
+    for (method, target, headers, body, status, code, says) in [
+        (
+            "POST",
+            "/nobody/kco/address_update",
+            JSON,
+            &order[..],
+            404,
+            "not_found",
+            "no tenant named \"nobody\"",
+        ),
+        (
+            "POST",
+            "/nothing/kco/address_update",
+            JSON,
+            order,
+            404,
+            "not_found",
+            "does not serve KCO",
+        ),
+        (
+            "POST",
+            "/shop/kco/address_updated",
+            JSON,
+            order,
+            404,
+            "not_found",
+            "known: address_update",
+        ),
+        (
+            "POST",
+            "/shop/kco/address_update",
+            JSON,
+            order,
+            401,
+            "unauthorized",
+            "`token` query parameter",
+        ),
+        (
+            "POST",
+            "/shop/kco/wrong/address_update",
+            JSON,
+            order,
+            401,
+            "unauthorized",
+            "does not match",
+        ),
+        (
+            "POST",
+            "/shop/kco/address_update?token=wrong",
+            JSON,
+            order,
+            401,
+            "unauthorized",
+            "does not match",
+        ),
+        (
+            "POST",
+            &secret,
+            &[("content-type", "text/plain")],
+            order,
+            415,
+            "unsupported_media_type",
+            "application/json",
+        ),
+        ("POST", &secret, JSON, b"", 400, "bad_request", "empty"),
+        (
+            "POST",
+            &secret,
+            JSON,
+            b"[1]",
+            400,
+            "bad_request",
+            "must be a JSON object",
+        ),
+        (
+            "POST",
+            &secret,
+            JSON,
+            &[b' '; 5000],
+            413,
+            "payload_too_large",
+            "4096 bytes",
+        ),
+        (
+            "POST",
+            "/nothing/messenger",
+            JSON,
+            b"{}",
+            404,
+            "not_found",
+            "does not serve Messenger",
+        ),
+        (
+            "POST",
+            "/shop/messenger",
+            JSON,
+            b"{}",
+            403,
+            "forbidden",
+            "X-Hub-Signature",
+        ),
+        (
+            "GET",
+            "/shop/messenger?hub.mode=subscribe",
+            &[],
+            b"",
+            403,
+            "forbidden",
+            "no Messenger verify token",
+        ),
+        (
+            "POST",
+            "/nothing/klix/shipping_cost",
+            JSON,
+            b"{}",
+            404,
+            "not_found",
+            "does not serve Klix",
+        ),
+        (
+            "POST",
+            "/shop/klix/refund",
+            JSON,
+            b"{}",
+            404,
+            "not_found",
+            "no Klix callback named",
+        ),
+        (
+            "GET",
+            "/shop/klix/shipping_cost",
+            &[],
+            b"",
+            405,
+            "method_not_allowed",
+            "GET is not accepted",
+        ),
+        (
+            "PUT",
+            "/shop/klix/shipping_cost",
+            JSON,
+            b"{}",
+            405,
+            "method_not_allowed",
+            "PUT is not accepted",
+        ),
+        (
+            "POST",
+            "/shop/klix/shipping_cost",
+            JSON,
+            b"{}",
+            401,
+            "bad_signature",
+            "X-Klix-Signature",
+        ),
+        (
+            "GET",
+            "/no/such/route",
+            &[],
+            b"",
+            404,
+            "not_found",
+            "no such route",
+        ),
+    ] {
+        let answered = send(router, request(method, target, headers, body)).await;
+        assert_refused(&answered, status, code, says);
+    }
+}
+
+#[tokio::test]
+async fn klix_connectivity_check_lists_the_methods() {
+    let routers = routers();
+    for callback in [
+        "order_verification",
+        "purchase_notification",
+        "shipping_cost",
+    ] {
+        let answered = send(
+            &routers.callbacks,
+            request("OPTIONS", &format!("/shop/klix/{callback}"), &[], b""),
+        )
+        .await;
+        assert_eq!(answered.status, 200, "{callback}");
+        assert_eq!(
+            answered.header("access-control-allow-methods"),
+            Some("POST, PUT, OPTIONS")
+        );
+        assert_eq!(answered.header("allow"), Some("POST, PUT, OPTIONS"));
+    }
+    let refused = send(
+        &routers.callbacks,
+        request("DELETE", "/shop/klix/shipping_cost", &[], b""),
+    )
+    .await;
+    assert_eq!(refused.header("allow"), Some("POST, PUT, OPTIONS"));
+}
+
+#[tokio::test]
+async fn a_kco_callback_with_its_secret_is_answered() {
+    let routers = routers();
+    let body = rulegate_tests::fixture("kco/address_update_request.json");
+    for target in [
+        format!("/shop/kco/{SECRET}/address_update"),
+        format!("/shop/kco/address_update?token={SECRET}&kustom_order_id=o-1"),
+    ] {
+        let answered = send(&routers.callbacks, request("POST", &target, JSON, &body)).await;
+        assert_eq!(answered.status, 200, "{target}: {:?}", answered);
+        assert_eq!(answered.header("content-type"), Some("application/json"));
+        assert!(answered.json()["order_lines"].is_array());
+    }
+}
+
+#[tokio::test]
+async fn the_admin_api_needs_its_bearer_token() {
+    let routers = routers();
+    for authorization in [
+        None,
+        Some("Bearer wrong"),
+        Some("Basic abc"),
+        Some("Bearer "),
+    ] {
+        let headers: Vec<(&str, &str)> = authorization
+            .map(|value| vec![("authorization", value)])
+            .unwrap_or_default();
+        let answered = send(&routers.admin, request("GET", "/v1/tenants", &headers, b"")).await;
+        assert_refused(&answered, 401, "unauthorized", "");
+        assert_eq!(
+            answered.header("www-authenticate"),
+            Some("Bearer realm=\"rulegate-admin\"")
+        );
+    }
+    let bearer = format!("Bearer {TOKEN}");
+    let authorized = [("authorization", bearer.as_str())];
+    let tenants = send(
+        &routers.admin,
+        request("GET", "/v1/tenants", &authorized, b""),
+    )
+    .await;
+    assert_eq!(tenants.status, 200);
+    assert_eq!(
+        tenants.json()["tenants"][1]["active"]["version"],
+        "native:us-shop"
+    );
+    let unknown = send(
+        &routers.admin,
+        request("GET", "/v1/tenants/nobody", &authorized, b""),
+    )
+    .await;
+    assert_refused(&unknown, 404, "not_found", "nobody");
+    let empty = send(
+        &routers.admin,
+        request("POST", "/v1/tenants/shop/versions", &authorized, b""),
+    )
+    .await;
+    assert_refused(&empty, 400, "bad_request", "the body is empty");
+    let bad = send(
+        &routers.admin,
+        request(
+            "POST",
+            "/v1/tenants/shop/activate",
+            &authorized,
+            b"{\"versio\": 1}",
+        ),
+    )
+    .await;
+    assert_refused(&bad, 400, "bad_request", "version");
+    let metrics = send(&routers.admin, request("GET", "/metrics", &authorized, b"")).await;
+    assert_eq!(metrics.status, 200);
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains("rulegate_active_module{tenant=\"shop\",version=\"native:us-shop\"} 1"),
+        "{text}"
+    );
+    for open in ["/healthz", "/readyz"] {
+        assert_eq!(
+            send(&routers.admin, request("GET", open, &[], b""))
+                .await
+                .status,
+            200
+        );
+    }
+}
