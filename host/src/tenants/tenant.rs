@@ -35,7 +35,7 @@ pub struct TenantSettings {
     pub on_failure: FailurePolicy,
     /// Long calls (rule calls still running after a few deadline-clock ticks) this
     /// tenant may run at once (default: one less than the cores, at least one), so no
-    /// tenant can take every core. Formerly `concurrency`, still accepted.
+    /// tenant can take every core. `concurrency` is read as this key too.
     #[serde(default, alias = "concurrency")]
     pub long_calls: Option<usize>,
     /// A candidate evaluated in the shadow of live traffic (`example:<name>` or a
