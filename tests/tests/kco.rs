@@ -439,21 +439,24 @@ fn bad_input_gets_a_clear_4xx_and_runs_nothing() {
     assert_eq!(ok.status, 200);
 }
 
+/// The misbehaving test modules, each a tenant of its own.
+const HOSTILE: &[&str] = &[
+    "infinite-loop",
+    "memory-bomb",
+    "panics",
+    "deep-recursion",
+    "bad-output",
+    "huge-output",
+    "allocation-storm",
+];
+
 /// One tenant per hostile module, with fallbacks for tax and shipping and a rejecting
 /// validation, plus one with the defaults (reject everything) that approves
 /// validation by override.
 fn hostile_tenants(config: ConfigFile) -> ConfigFile {
     config
         .failing_tenants(
-            &[
-                "infinite-loop",
-                "memory-bomb",
-                "panics",
-                "deep-recursion",
-                "bad-output",
-                "huge-output",
-                "allocation-storm",
-            ],
+            HOSTILE,
             "kco",
             r#"
 tax = "fallback"
@@ -480,15 +483,7 @@ fn failing_modules_get_the_configured_answer_in_time() {
     let server = start(hostile_tenants(ConfigFile::new(dir.path())));
     let shipping_body = fixture("kco/de_address_update_request.json");
     let validation_body = fixture("kco/validation_request.json");
-    for tenant in [
-        "infinite-loop",
-        "memory-bomb",
-        "panics",
-        "deep-recursion",
-        "bad-output",
-        "huge-output",
-        "allocation-storm",
-    ] {
+    for &tenant in HOSTILE {
         for callback in ["address_update", "country_change", "shipping_option_update"] {
             let began = Instant::now();
             let response = post(
