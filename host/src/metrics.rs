@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::prometheus_text;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry as MetricRegistry;
 
 use crate::decide::Decisions;
+use crate::records::DecisionLog;
 use crate::tenants::{ActivationError, Registry};
 
 const LATENCY_BUCKETS: [f64; 13] = [
@@ -247,8 +248,9 @@ impl Metrics {
             .inc();
     }
 
-    /// Everything, with the active version of every tenant of `tenants`.
-    pub fn render(&self, tenants: &Registry) -> String {
+    /// Everything, with the active version of every tenant of `tenants` and the lines
+    /// `decision_log` dropped because its writer fell behind.
+    pub fn render(&self, tenants: &Registry, decision_log: &DecisionLog) -> String {
         let mut out = String::new();
         let mut active = MetricRegistry::default();
         let versions = Family::<VersionLabels, Gauge>::default();
@@ -264,6 +266,11 @@ impl Metrics {
             "rulegate_active_module",
             "The version each tenant serves (value 1)",
             versions,
+        );
+        active.register(
+            "rulegate_decision_log_dropped",
+            "Decision log lines dropped because the writer fell behind",
+            ConstCounter::new(decision_log.dropped()),
         );
         // Writing to a String cannot fail.
         let _ = prometheus_text::encode(&mut out, &self.registry);

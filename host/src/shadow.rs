@@ -85,7 +85,7 @@ impl ShadowRunner {
         tokio::spawn(async move {
             let ran = executor
                 .run(async {
-                    let long_calls = LongCalls(vec![executor.long_calls()]);
+                    let long_calls = LongCalls(vec![executor.long_call_lane()]);
                     let mut session = candidate.rules.session_async(&limits, &long_calls);
                     let mut answers: Vec<(Value, bool)> = Vec::with_capacity(expected.len());
                     for (kind, _) in &expected {

@@ -52,6 +52,7 @@ impl Routers {
         let admin = admin::router(AdminState {
             registry,
             metrics,
+            decision_log: DecisionLog::disabled(),
             token: Arc::new(Secret::new(token)),
         });
         Routers {

@@ -353,6 +353,11 @@ async fn the_admin_api_needs_its_bearer_token() {
         text.contains("rulegate_active_module{tenant=\"shop\",version=\"native:us-shop\"} 1"),
         "{text}"
     );
+    assert!(
+        text.lines()
+            .any(|line| line == "rulegate_decision_log_dropped_total 0"),
+        "{text}"
+    );
     for open in ["/healthz", "/readyz"] {
         assert_eq!(
             send(&routers.admin, request("GET", open, &[], b""))

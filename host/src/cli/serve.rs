@@ -79,6 +79,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let state = AdminState {
                 registry: registry.clone(),
                 metrics: metrics.clone(),
+                decision_log: decision_log.clone(),
                 token: Arc::new(token),
             };
             Ok((args.admin_listen.unwrap_or(admin.listen), state))

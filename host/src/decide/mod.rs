@@ -137,7 +137,7 @@ impl Decider {
             self.tenant_lane
                 .iter()
                 .cloned()
-                .chain([self.executor.long_calls()])
+                .chain([self.executor.long_call_lane()])
                 .collect(),
         );
         let run = self.executor.run(run_session(

@@ -16,8 +16,10 @@ use tokio::sync::Semaphore;
 /// Bounded execution of rule calls.
 #[derive(Debug, Clone)]
 pub struct Executor {
-    permits: Arc<Semaphore>,
-    long_calls: Arc<Semaphore>,
+    /// One permit per session in flight.
+    sessions: Arc<Semaphore>,
+    /// The process's long-call lane.
+    long_call_lane: Arc<Semaphore>,
 }
 
 /// The lanes a call must hold to keep running past its first deadline-clock tick: all
@@ -26,16 +28,16 @@ pub struct Executor {
 pub struct LongCalls(pub Vec<Arc<Semaphore>>);
 
 impl Executor {
-    /// An executor with at most `concurrency` sessions in flight and as many long calls.
-    pub fn new(concurrency: usize) -> Self {
-        Self::with_lanes(concurrency, concurrency)
+    /// An executor with at most `sessions` sessions in flight and as many long calls.
+    pub fn new(sessions: usize) -> Self {
+        Self::with_lanes(sessions, sessions)
     }
 
     /// At most `sessions` sessions in flight, of which `long_calls` may run past a tick.
     pub fn with_lanes(sessions: usize, long_calls: usize) -> Self {
         Executor {
-            permits: Arc::new(Semaphore::new(sessions.max(1))),
-            long_calls: Arc::new(Semaphore::new(long_calls.max(1))),
+            sessions: Arc::new(Semaphore::new(sessions.max(1))),
+            long_call_lane: Arc::new(Semaphore::new(long_calls.max(1))),
         }
     }
 
@@ -48,14 +50,14 @@ impl Executor {
     }
 
     /// The process-wide long-call lane.
-    pub fn long_calls(&self) -> Arc<Semaphore> {
-        self.long_calls.clone()
+    pub fn long_call_lane(&self) -> Arc<Semaphore> {
+        self.long_call_lane.clone()
     }
 
     /// Awaits `work` once a slot is free and returns its result. A panic in `work` is
     /// returned as an error rather than propagated.
     pub async fn run<F: Future>(&self, work: F) -> anyhow::Result<F::Output> {
-        let _permit = self.permits.clone().acquire_owned().await?;
+        let _permit = self.sessions.clone().acquire_owned().await?;
         CatchPanic(Box::pin(work)).await
     }
 }

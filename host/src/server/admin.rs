@@ -23,6 +23,7 @@ use super::http::body_bytes;
 use super::{healthz, ready};
 use crate::metrics::Metrics;
 use crate::protocols::{ClientError, Reply, parse_json};
+use crate::records::DecisionLog;
 use crate::secret::{Secret, SecretRef};
 use crate::tenants::{ActivationError, Active, Candidate, Registry, Tenant};
 
@@ -51,6 +52,8 @@ pub struct AdminState {
     pub registry: Arc<Registry>,
     /// The process's metrics.
     pub metrics: Arc<Metrics>,
+    /// The decision log, whose dropped lines `/metrics` counts.
+    pub decision_log: DecisionLog,
     /// The bearer token.
     pub token: Arc<Secret>,
 }
@@ -109,7 +112,7 @@ async fn readyz(State(state): State<AdminState>) -> Response {
 }
 
 async fn metrics(State(state): State<AdminState>) -> Response {
-    let body = state.metrics.render(&state.registry);
+    let body = state.metrics.render(&state.registry, &state.decision_log);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -88,7 +88,7 @@ impl Services {
             policy: tenant.policy(policy_key),
             executor: self.executor.clone(),
             answer_within,
-            tenant_lane: Some(tenant.long_calls.clone()),
+            tenant_lane: Some(tenant.long_call_lane.clone()),
         }
     }
 

@@ -139,7 +139,7 @@ pub(super) fn tenant(
         kco,
         klix,
         messenger,
-        long_calls: Arc::new(tokio::sync::Semaphore::new(
+        long_call_lane: Arc::new(tokio::sync::Semaphore::new(
             settings
                 .long_calls
                 .unwrap_or_else(default_long_calls)

@@ -97,8 +97,8 @@ pub struct Tenant {
     pub messenger: Option<messenger::Endpoint>,
     /// Carts every candidate version must decide within the limits.
     pub(super) smoke: Vec<(String, Cart)>,
-    /// The tenant's long-call lane: long calls it may run at once.
-    pub long_calls: Arc<Semaphore>,
+    /// The tenant's long-call lane: one permit per long call it may run at once.
+    pub long_call_lane: Arc<Semaphore>,
     pub(super) active: ArcSwap<Active>,
     /// The candidate evaluated in the shadow of live traffic.
     pub(super) shadow: ArcSwapOption<Active>,
