@@ -53,6 +53,14 @@ fn post(server: &Server, target: &str, body: &[u8]) -> Response {
     server.post_json(target, body)
 }
 
+/// KCO's per-line tax rule: `total_tax_amount` within 1 of
+/// `total_amount - total_amount * 10000 / (10000 + tax_rate)` (docs/PROTOCOLS.md §1.4).
+fn within_one(total: i64, tax: i64, rate: i64) -> bool {
+    let exact = i128::from(total) * i128::from(rate);
+    let scaled = i128::from(tax) * i128::from(10_000 + rate);
+    (scaled - exact).abs() <= i128::from(10_000 + rate)
+}
+
 /// The fields KCO sent on a line that the host must return unchanged.
 fn kept_fields(line: &Value) -> serde_json::Map<String, Value> {
     let mut kept = line.as_object().unwrap().clone();
@@ -114,11 +122,12 @@ fn sdk_fixtures_get_whole_consistent_carts() {
         // The T-shirt: every field kept, US sales tax moves tax off the line.
         assert_line_kept(&request["order_lines"][0], &lines[0]);
         assert_eq!(amounts(&lines[0]), (0, 50_000, 0), "{callback}");
-        // California 7.25 % of 50000 as a sales_tax line whose whole amount is tax.
+        // California 7.25 % of 50000 as a sales_tax line whose amount is the tax: rate
+        // 0, so by KCO's line rule no total_tax_amount.
         let sales_tax = lines.iter().find(|l| l["type"] == "sales_tax").unwrap();
         assert_eq!(sales_tax["reference"], "sales-tax");
         assert_eq!(sales_tax["name"], "Sales tax (CA 7.25 %)");
-        assert_eq!(amounts(sales_tax), (0, 3625, 3625));
+        assert_eq!(amounts(sales_tax), (0, 3625, 0));
         assert_eq!(sales_tax["unit_price"], 3625);
         assert_eq!(sales_tax["quantity"], 1);
         // The fee line: only where the shopper picked an option.
@@ -136,7 +145,12 @@ fn sdk_fixtures_get_whole_consistent_carts() {
             assert!(fee.is_empty(), "{callback}");
         }
         assert_eq!(body["order_amount"], 53_625, "{callback}");
+        // The sales tax, the only tax of a US cart.
         assert_eq!(body["order_tax_amount"], 3_625, "{callback}");
+        for line in lines {
+            let (rate, total, tax) = amounts(line);
+            assert!(within_one(total, tax, rate), "{callback}: {line}");
+        }
         let options = body["shipping_options"].as_array().unwrap();
         let ids: Vec<&str> = options.iter().map(|o| o["id"].as_str().unwrap()).collect();
         assert_eq!(ids, ["standard", "express"]);

@@ -4,11 +4,13 @@
 //! - `total_amount = quantity × unit_price − total_discount_amount`;
 //! - `total_tax_amount = total_amount − total_amount × 10000 / (10000 + tax_rate)`,
 //!   rounded half away from zero (so within 1 of KCO's formula, negative on discounts);
-//! - `order_amount` and `order_tax_amount` are the exact sums of the lines;
 //! - a shipping option's `tax_amount` follows the line rule on its price;
-//! - a separate tax (US sales tax) becomes a `sales_tax` line whose whole amount is tax:
-//!   `tax_rate` 0 and `total_tax_amount = total_amount`, so `order_tax_amount` is the
-//!   sales tax, as KCO's US integration expects. The line rule does not apply to it.
+//! - a separate tax (US sales tax) becomes a `sales_tax` line whose amount is the tax:
+//!   `unit_price = total_amount` = the tax, `tax_rate` 0 and so, by the line rule,
+//!   `total_tax_amount` 0, as production US integrations send it;
+//! - `order_amount` is the exact sum of the lines' `total_amount`, and
+//!   `order_tax_amount` the sales-tax lines' `total_amount` plus every other line's
+//!   `total_tax_amount` (docs/PROTOCOLS.md §1.4).
 
 use serde_json::{Map, Value, json};
 
@@ -152,7 +154,7 @@ pub fn cart_response(
             tax_rate: Some(0),
             total_amount: Some(amount),
             total_discount_amount: Some(0),
-            total_tax_amount: Some(amount),
+            total_tax_amount: Some(0),
             other: kept,
         });
     }
@@ -185,7 +187,7 @@ pub fn cart_response(
 
     CartResponse {
         order_amount: lines.iter().filter_map(|line| line.total_amount).sum(),
-        order_tax_amount: lines.iter().filter_map(|line| line.total_tax_amount).sum(),
+        order_tax_amount: lines.iter().map(order_tax).sum(),
         order_lines: lines,
         purchase_currency: order.purchase_currency.clone(),
         shipping_options,
@@ -194,6 +196,17 @@ pub fn cart_response(
         tags: order.tags.clone(),
         attachment: order.attachment.clone(),
         external_payment_methods: order.external_payment_methods.clone(),
+    }
+}
+
+/// What a line adds to `order_tax_amount`: a sales-tax line is all tax, though by
+/// KCO's line rule (rate 0) it carries no `total_tax_amount`; every other line its
+/// `total_tax_amount`.
+fn order_tax(line: &OrderLine) -> i64 {
+    if line.kind() == "sales_tax" {
+        line.total_amount.unwrap_or(0)
+    } else {
+        line.total_tax_amount.unwrap_or(0)
     }
 }
 
