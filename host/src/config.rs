@@ -15,6 +15,7 @@ use crate::engine::EngineSettings;
 use crate::records::DecisionLogSettings;
 use crate::server::HttpSettings;
 use crate::server::admin::AdminSettings;
+use crate::strict::Strict;
 use crate::tenants::TenantSettings;
 use crate::watch::WatchSettings;
 
@@ -67,8 +68,9 @@ fn default_max_body_bytes() -> usize {
 impl Config {
     /// Parses a configuration, naming the key and the problem on error.
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
-        let config: Config =
-            toml::from_str(text).with_context(|| format!("invalid configuration in {origin}"))?;
+        let config = toml::Deserializer::parse(text)
+            .and_then(|document| Config::deserialize(Strict(document)))
+            .with_context(|| format!("invalid configuration in {origin}"))?;
         config
             .validate()
             .with_context(|| format!("invalid configuration in {origin}"))?;
@@ -155,6 +157,25 @@ mod tests {
         assert_eq!(config.tenants.len(), 3);
         let kco = config.tenants["demo"].kco.as_ref().unwrap();
         assert!(kco.unauthenticated);
+    }
+
+    #[test]
+    fn an_array_is_not_a_table() {
+        let base = "listen = \"127.0.0.1:0\"\n[tenants.a]\nmodule = \"example:us-shop\"\n";
+        for (extra, expected) in [
+            ("limits = [1, 2, 3]\n", "expected struct Limits"),
+            (
+                "on_failure = [\"approve\"]\n",
+                "expected struct FailurePolicy",
+            ),
+        ] {
+            let error = format!(
+                "{:#}",
+                Config::parse(&format!("{base}{extra}"), "t").unwrap_err()
+            );
+            assert!(error.contains("invalid type: sequence"), "{extra}: {error}");
+            assert!(error.contains(expected), "{extra}: {error}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! | floor | modules | what |
 //! |---|---|---|
 //! | model | [`model`] | the canonical cart and decisions (the contract's generated types), money |
-//! | leaves | [`secret`] | secrets by reference, compared in constant time |
+//! | leaves | [`secret`], [`strict`] | secrets by reference, compared in constant time; documents whose objects must be objects |
 //! | engine | [`engine`], [`examples`] | the wasmtime sandbox, which knows no platform; the example rules |
 //! | decide | [`decide`] | one callback's decisions under a deadline, and the failure policy |
 //! | protocols | [`protocols`] | one HTTP-free adapter per platform, which never touches wasmtime |
@@ -20,6 +20,7 @@
 
 pub mod model;
 pub mod secret;
+pub mod strict;
 
 pub mod engine;
 pub mod examples;

@@ -186,3 +186,40 @@ fn run_rejects_a_bad_cart_clearly() {
         run.stderr
     );
 }
+
+/// A fixture file and a cart are objects: an array laid out in their fields' order is
+/// a usage error that says so, and nothing runs.
+#[test]
+fn arrays_in_place_of_fixtures_and_carts_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = dir.path().join("fixtures");
+    std::fs::create_dir(&fixtures).unwrap();
+    std::fs::write(
+        fixtures.join("array.json"),
+        r#"["an array", "kco", "address_update", {}, {}, null, {"status": 200}]"#,
+    )
+    .unwrap();
+    let run = rulegate(&[
+        "test",
+        fixtures.to_str().unwrap(),
+        "--module",
+        "native:us-shop",
+    ]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("invalid type: sequence"),
+        "{}",
+        run.stderr
+    );
+
+    let cart = serde_json::to_value(cart("USD", "US", 1)).unwrap();
+    let fields: Vec<Value> = cart.as_object().unwrap().values().cloned().collect();
+    let input = file(&dir, "cart.json", &serde_json::to_vec(&fields).unwrap());
+    let run = rulegate(&["run", "--module", "native:us-shop", "--input", &input]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("not a canonical cart"),
+        "{}",
+        run.stderr
+    );
+}

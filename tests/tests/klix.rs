@@ -544,6 +544,60 @@ fn shipping_cost_for_both_generations() {
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(response.json(), expected);
 
+    // Signed arrays in place of objects: the whole payload, or an item.
+    let whole = json!(["order-1", [], "ombud", {"city": "Stockholm"}]).to_string();
+    let mut item = shipping_request("ombud");
+    item["order_items"][0] = json!(["SKU-1", 2]);
+    for (body, says) in [
+        (whole, "must be a JSON object"),
+        (item.to_string(), "`order_items[0]`"),
+    ] {
+        for (body, headers) in [
+            (provider.jws(body.as_bytes()).into_bytes(), Vec::new()),
+            (
+                body.clone().into_bytes(),
+                vec![
+                    ("Content-Type", "application/json".to_string()),
+                    ("X-Klix-Signature", provider.detached(body.as_bytes())),
+                ],
+            ),
+        ] {
+            let headers: Vec<(&str, &str)> = headers
+                .iter()
+                .map(|(name, value)| (*name, value.as_str()))
+                .collect();
+            let response = post(&server, "/sek/klix/shipping_cost", &body, &headers);
+            assert_eq!(response.status, 400, "{}", response.text());
+            assert!(response.text().contains(says), "{}", response.text());
+        }
+    }
+
+    for callback in ["purchase_notification", "order_verification"] {
+        let body = provider.jws(br#"["PAYMENT_APPROVED", "order-1"]"#);
+        let response = post(
+            &server,
+            &format!("/sek/klix/{callback}"),
+            body.as_bytes(),
+            &[],
+        );
+        assert_eq!(response.status, 400, "{callback}: {}", response.text());
+        assert!(
+            response.text().contains("must be a JSON object"),
+            "{}",
+            response.text()
+        );
+    }
+    assert!(
+        fake.calls().is_empty(),
+        "an array payload reached the Klix API"
+    );
+    let events = server.workdir.path().join("rulegate-state/events.jsonl");
+    assert_eq!(
+        std::fs::read_to_string(events).unwrap_or_default(),
+        "",
+        "an array payload was recorded"
+    );
+
     // A signed request with a field of the wrong type: 400 naming the field.
     let mut malformed = shipping_request("ombud");
     malformed["order_items"][1]["quantity"] = json!("one");

@@ -38,6 +38,13 @@ signing_key_id = "route-test"
 
 [tenants.nothing]
 module = "native:eu-shop"
+
+[tenants.open]
+module = "native:us-shop"
+[tenants.open.kco]
+unauthenticated = true
+[tenants.open.messenger]
+unauthenticated = true
 "#,
             provider = fixtures
                 .join("provider_public_key.pem")
@@ -366,4 +373,87 @@ async fn the_admin_api_needs_its_bearer_token() {
             200
         );
     }
+}
+
+/// serde's derived structs also accept a sequence of their fields: every body the
+/// documentation describes as an object must be one, at every depth.
+#[tokio::test]
+async fn arrays_in_place_of_objects_are_refused_and_change_nothing() {
+    let routers = routers();
+    let kco = format!("/shop/kco/{SECRET}/address_update");
+    let line = r#"["physical","T-1","T-shirt",1,"pcs",1000,0,1000,0,0]"#;
+    for (target, body, says) in [
+        (
+            kco.as_str(),
+            r#"[25997, 0, [], "USD", null, "en-US", null, {}]"#.to_string(),
+            "must be a JSON object",
+        ),
+        (
+            kco.as_str(),
+            format!(
+                r#"{{"order_amount":1000,"order_tax_amount":0,"purchase_currency":"USD","order_lines":[{line}]}}"#
+            ),
+            "`order_lines[0]`",
+        ),
+        (
+            "/open/messenger",
+            r#"["page", [{"id": "1", "time": 1, "messaging": []}]]"#.to_string(),
+            "must be a JSON object",
+        ),
+        (
+            "/open/messenger",
+            r#"{"object": "page", "entry": [["1", 1, []]]}"#.to_string(),
+            "`entry[0]`",
+        ),
+    ] {
+        let answered = send(
+            &routers.callbacks,
+            request("POST", target, JSON, body.as_bytes()),
+        )
+        .await;
+        assert_refused(&answered, 400, "bad_request", says);
+        assert!(
+            answered.json()["message"]
+                .as_str()
+                .unwrap()
+                .contains("invalid type: sequence"),
+            "{target}: {:?}",
+            answered
+        );
+    }
+
+    let bearer = format!("Bearer {TOKEN}");
+    let authorized = [("authorization", bearer.as_str())];
+    let version = "sha256:".to_string() + &"0".repeat(64);
+    let activate = send(
+        &routers.admin,
+        request(
+            "POST",
+            "/v1/tenants/shop/activate",
+            &authorized,
+            format!("[{version:?}]").as_bytes(),
+        ),
+    )
+    .await;
+    assert_refused(&activate, 400, "bad_request", "must be a JSON object");
+    let shadow = send(
+        &routers.admin,
+        request(
+            "POST",
+            "/v1/tenants/shop/shadow",
+            &authorized,
+            format!("[{version:?}]").as_bytes(),
+        ),
+    )
+    .await;
+    assert_eq!(shadow.status, 422, "{:?}", shadow);
+    let status = send(
+        &routers.admin,
+        request("GET", "/v1/tenants/shop", &authorized, b""),
+    )
+    .await;
+    let status = status.json();
+    assert_eq!(status["active"]["version"], "native:us-shop", "{status}");
+    assert_eq!(status["shadow"], serde_json::Value::Null, "{status}");
+    assert_eq!(status["history"].as_array().unwrap().len(), 1, "{status}");
 }

@@ -22,6 +22,7 @@ use crate::offline::{self, Offline, PlatformSettings};
 use crate::protocols::{Answer, Body};
 use crate::records::Record;
 use crate::records::compare::{comparable, diff, logged_outcome};
+use crate::strict;
 use crate::tenants::ModuleSource;
 
 /// Arguments of `rulegate replay`.
@@ -112,7 +113,7 @@ pub fn replay(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         if line.trim().is_empty() {
             continue;
         }
-        let record: Record = serde_json::from_str(&line).with_context(|| {
+        let record: Record = strict::from_slice(line.as_bytes()).with_context(|| {
             format!(
                 "{} line {}: not a decision log record",
                 args.log.display(),

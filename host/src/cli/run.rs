@@ -16,6 +16,7 @@ use crate::engine::{
 use crate::model::{Cart, Decided, DecisionKind, Platform};
 use crate::offline::{self, Offline, PlatformSettings};
 use crate::protocols::{Answer, Body, messenger};
+use crate::strict;
 use crate::tenants::ModuleSource;
 
 /// Arguments of `rulegate run`.
@@ -286,7 +287,7 @@ fn run_cart(
     limits: Limits,
     input: &[u8],
 ) -> anyhow::Result<ExitCode> {
-    let cart: Cart = serde_json::from_slice(input)
+    let cart: Cart = strict::from_slice(input)
         .with_context(|| format!("{} is not a canonical cart", args.input.display()))?;
     let decisions: Vec<DecisionKind> = if args.decision.is_empty() {
         DecisionKind::ALL.to_vec()

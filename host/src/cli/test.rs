@@ -38,6 +38,7 @@ use crate::model::{Cart, DecisionKind, Platform};
 use crate::offline::{self, Offline, PlatformSettings};
 use crate::protocols::{Body, messenger};
 use crate::records::compare::{comparable, diff};
+use crate::strict::{self, Strict};
 use crate::tenants::ModuleSource;
 
 /// Arguments of `rulegate test`.
@@ -206,7 +207,7 @@ fn module_and_limits(args: &TestArgs) -> anyhow::Result<(ModuleSource, Limits)> 
 fn read_fixture(path: &Path) -> anyhow::Result<Fixture> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    serde_path_to_error::deserialize(Strict(&mut deserializer)).map_err(|error| {
         anyhow::anyhow!("{}: `{}`: {}", path.display(), error.path(), error.inner())
     })
 }
@@ -294,7 +295,7 @@ fn run_fixture(
             answer.decisions.map_or(0, |d| d.usage.fuel)
         }
         None => {
-            let cart: Cart = serde_json::from_slice(&input).with_context(|| {
+            let cart: Cart = strict::from_slice(&input).with_context(|| {
                 format!("{}: the input is not a canonical cart", path.display())
             })?;
             let mut session = rules.session(&limits);

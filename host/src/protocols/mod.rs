@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::decide::Decisions;
+use crate::strict::Strict;
 
 /// Every callback that runs rules, as `<platform>.<callback>`: the keys of per-callback
 /// failure policies.
@@ -225,7 +226,8 @@ pub fn require_json(content_type: Option<&str>) -> Result<(), ClientError> {
     }
 }
 
-/// Parses a JSON body into `T`; the error names the path of the offending field
+/// Parses a JSON body into `T`, every struct as an object (an array in its place is
+/// refused); the error names the path of the offending field
 /// (`order_lines[2].quantity: invalid type ...`).
 pub fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, ClientError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -236,25 +238,28 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, Cli
     // Tracking the path costs on every field, and nearly every body is well formed: parse
     // plainly first, and again with tracking only for the error message.
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    if let Ok(value) = T::deserialize(&mut deserializer)
+    if let Ok(value) = T::deserialize(Strict(&mut deserializer))
         && deserializer.end().is_ok()
     {
         return Ok(value);
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        let position = format!("line {} column {}", inner.line(), inner.column());
-        let reason = strip_position(&inner.to_string());
-        if inner.is_syntax() || inner.is_eof() {
-            ClientError::bad_request(format!("{what} is not valid JSON: {reason} at {position}"))
-        } else if path == "." {
-            ClientError::bad_request(format!("{what} must be a JSON object: {reason}"))
-        } else {
-            ClientError::bad_request(format!("{what}: `{path}`: {reason}"))
-        }
-    })?;
+    let value: T =
+        serde_path_to_error::deserialize(Strict(&mut deserializer)).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            let position = format!("line {} column {}", inner.line(), inner.column());
+            let reason = strip_position(&inner.to_string());
+            if inner.is_syntax() || inner.is_eof() {
+                ClientError::bad_request(format!(
+                    "{what} is not valid JSON: {reason} at {position}"
+                ))
+            } else if path == "." {
+                ClientError::bad_request(format!("{what} must be a JSON object: {reason}"))
+            } else {
+                ClientError::bad_request(format!("{what}: `{path}`: {reason}"))
+            }
+        })?;
     deserializer
         .end()
         .map_err(|_| ClientError::bad_request(format!("{what}: trailing data after the JSON")))?;

@@ -12,6 +12,7 @@ use super::store::ModuleStore;
 use super::tenant::Tenant;
 use crate::engine::{Engine, Limits, ModuleHash, SharedRuleSet};
 use crate::model::{Cart, DecisionKind};
+use crate::strict;
 
 /// A candidate by its bytes or by a stored version.
 #[derive(Debug, Clone, Copy)]
@@ -108,7 +109,7 @@ pub(super) fn smoke_carts(dir: &Path, key: &str) -> anyhow::Result<Vec<(String, 
         let path = entry?.path();
         if path.extension().is_some_and(|ext| ext == "json") {
             let bytes = std::fs::read(&path)?;
-            let cart: Cart = serde_json::from_slice(&bytes)
+            let cart: Cart = strict::from_slice(&bytes)
                 .with_context(|| format!("`{key}`: {} is not a canonical cart", path.display()))?;
             let name = path
                 .file_name()

@@ -23,6 +23,7 @@ use crate::model::money;
 use crate::model::{DecisionKind, RejectionCode, Verdict};
 use crate::protocols::{Answer, Body, ClientError, Reply};
 use crate::secret::SecretRef;
+use crate::strict::{self, Strict};
 
 /// How long the host gives its rules for a Klix callback.
 pub const ANSWER_WITHIN: Duration = Duration::from_millis(2_500);
@@ -220,7 +221,7 @@ fn verified(request: &Request<'_>, endpoint: &Endpoint, status: u16) -> Result<V
         code: "bad_signature",
         message,
     };
-    match request.signature {
+    let payload = match request.signature {
         Some(signature) => {
             endpoint
                 .provider
@@ -236,7 +237,13 @@ fn verified(request: &Request<'_>, endpoint: &Endpoint, status: u16) -> Result<V
             .provider
             .verify_jws(request.body)
             .map_err(|error| refuse(error.to_string())),
+    }?;
+    if !payload.is_object() {
+        return Err(ClientError::bad_request(
+            "the payload must be a JSON object",
+        ));
     }
+    Ok(payload)
 }
 
 fn field(value: &Value, name: &str) -> Option<String> {
@@ -280,7 +287,7 @@ async fn order_verification(
         .order(&order_id)
         .await
         .map_err(|error| bad_gateway(error.to_string()))?;
-    let order: Order = serde_json::from_slice(&raw).map_err(|error| {
+    let order: Order = strict::from_slice(&raw).map_err(|error| {
         bad_gateway(format!(
             "the order from the Klix API is unreadable: {error}"
         ))
@@ -370,9 +377,9 @@ pub async fn quote_shipping(
     received_at_ms: u64,
 ) -> Result<Answer, ClientError> {
     // Parsed plainly first; again, tracking the path, only for the error message.
-    let parsed = match ShippingCostRequest::deserialize(payload) {
+    let parsed = match ShippingCostRequest::deserialize(Strict(payload)) {
         Ok(parsed) => Ok(parsed),
-        Err(_) => serde_path_to_error::deserialize(payload),
+        Err(_) => serde_path_to_error::deserialize(Strict(payload)),
     };
     let parsed: ShippingCostRequest = parsed.map_err(|error| {
         ClientError::bad_request(format!(

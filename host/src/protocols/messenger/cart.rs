@@ -15,6 +15,7 @@ use crate::model::{
 };
 use crate::protocols::ClientError;
 use crate::protocols::decimal::{decimal, line_kind, quantity};
+use crate::strict::Strict;
 
 /// How a tenant's Buy Button payloads are read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -108,11 +109,13 @@ pub fn to_cart(
 
 fn payload_cart(payload: &str, path: &str) -> Result<PayloadCart, ClientError> {
     // Parsed plainly first; again, tracking the path, only for the error message.
-    if let Ok(parsed) = PayloadCart::deserialize(&mut serde_json::Deserializer::from_str(payload)) {
+    if let Ok(parsed) =
+        PayloadCart::deserialize(Strict(&mut serde_json::Deserializer::from_str(payload)))
+    {
         return Ok(parsed);
     }
     let mut deserializer = serde_json::Deserializer::from_str(payload);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    serde_path_to_error::deserialize(Strict(&mut deserializer)).map_err(|error| {
         let field = error.path().to_string();
         let inner = error.into_inner();
         let at = if field == "." {
