@@ -457,3 +457,41 @@ async fn arrays_in_place_of_objects_are_refused_and_change_nothing() {
     assert_eq!(status["shadow"], serde_json::Value::Null, "{status}");
     assert_eq!(status["history"].as_array().unwrap().len(), 1, "{status}");
 }
+
+/// A method a route does not take: 405 with `Allow` and the JSON body of every refusal.
+#[tokio::test]
+async fn wrong_methods_get_405_with_allow_and_a_body() {
+    let routers = routers();
+    for (router, method, target, allow) in [
+        (
+            &routers.callbacks,
+            "GET",
+            "/open/kco/address_update",
+            "POST",
+        ),
+        (
+            &routers.callbacks,
+            "DELETE",
+            "/open/kco/secret/validation",
+            "POST",
+        ),
+        (
+            &routers.callbacks,
+            "PUT",
+            "/open/messenger",
+            "GET,HEAD,POST",
+        ),
+        (&routers.callbacks, "POST", "/healthz", "GET,HEAD"),
+        (&routers.admin, "PUT", "/healthz", "GET,HEAD"),
+    ] {
+        let answered = send(router, request(method, target, &[], b"")).await;
+        assert_refused(
+            &answered,
+            405,
+            "method_not_allowed",
+            &format!("{method} is not accepted on {target}"),
+        );
+        assert_eq!(answered.header("allow"), Some(allow), "{method} {target}");
+        assert_eq!(answered.header("content-type"), Some("application/json"));
+    }
+}

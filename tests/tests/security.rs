@@ -120,9 +120,22 @@ fn slow_oversized_and_trickling_requests_are_cut_off() {
     let many: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let response = http::request(server.address, "GET", "/healthz", &many, b"");
     assert_eq!(response.status, 431);
+    assert_eq!(response.json()["error"], "request_header_fields_too_large");
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 32")
+    );
     let long = "v".repeat(9000);
     let response = http::request(server.address, "GET", "/healthz", &[("X-Long", &long)], b"");
     assert_eq!(response.status, 431);
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 8192")
+    );
 
     // A body that trickles: 408 at the request deadline.
     let mut trickle = TcpStream::connect(server.address).unwrap();
@@ -137,6 +150,7 @@ fn slow_oversized_and_trickling_requests_are_cut_off() {
     let mut answer = String::new();
     let _ = trickle.read_to_string(&mut answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains(r#""error":"request_timeout""#), "{answer}");
 
     // A body over the limit: 413, and the server keeps serving.
     let big = vec![b' '; 70_000];

@@ -102,7 +102,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("admin API: listening on {address}"))?;
             // A stable line on stdout that scripts and tests wait for.
             println!("rulegate admin on http://{}", admin_listener.local_addr()?);
-            let router = server::with_timeout(admin::router(admin_state), &http);
+            let router = server::with_limits(admin::router(admin_state), &http);
             admin_server = Some(tokio::spawn(server::serve_router(
                 admin_listener,
                 router,

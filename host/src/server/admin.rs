@@ -81,6 +81,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/readyz", get(readyz))
         .merge(protected)
         .fallback(|| async { ClientError::not_found("no such admin route").into_response() })
+        .method_not_allowed_fallback(super::refusals::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
         .with_state(state)
 }

@@ -94,8 +94,11 @@ pub async fn serve(
                     builder
                         .timer(TokioTimer::new())
                         .header_read_timeout(Duration::from_millis(settings.header_timeout_ms))
-                        .max_headers(settings.max_headers)
-                        .max_buf_size(settings.max_header_bytes.max(8192));
+                        // The configured limits are enforced in `refusals::limits`,
+                        // which answers with a JSON body; hyper's own, several times
+                        // larger, only cut off what that layer would never see.
+                        .max_headers(settings.max_headers.saturating_mul(4))
+                        .max_buf_size(settings.max_header_bytes.saturating_mul(4).max(8192));
                     let connection = builder.serve_connection(TokioIo::new(stream), service);
                     tokio::pin!(connection);
                     tokio::select! {

@@ -12,10 +12,11 @@ mod kco;
 mod klix;
 pub mod listener;
 mod messenger;
+mod refusals;
 mod state;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
@@ -25,12 +26,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tower_http::timeout::TimeoutLayer;
 
 pub use listener::HttpSettings;
 pub use state::{AppState, Services};
 
-use crate::protocols::ClientError;
 use crate::tenants::Registry;
 use state::PendingRecord;
 
@@ -43,7 +42,8 @@ pub fn router(state: AppState) -> Router {
         .merge(kco::routes())
         .merge(klix::routes())
         .merge(messenger::routes())
-        .fallback(not_found)
+        .fallback(refusals::not_found)
+        .method_not_allowed_fallback(refusals::method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -103,10 +103,6 @@ pub fn ready(registry: &Registry) -> Response {
     }
 }
 
-async fn not_found() -> Response {
-    ClientError::not_found("no such route").into_response()
-}
-
 /// Serves `state` on `listener` until `shutdown` turns true, then finishes in-flight
 /// requests within the grace period.
 pub async fn serve(
@@ -117,7 +113,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let address: SocketAddr = listener.local_addr()?;
     tracing::info!(%address, "listening");
-    listener::serve(listener, with_timeout(router(state), &http), http, shutdown).await;
+    listener::serve(listener, with_limits(router(state), &http), http, shutdown).await;
     Ok(())
 }
 
@@ -131,13 +127,11 @@ pub async fn serve_router(
     listener::serve(listener, router, http, shutdown).await;
 }
 
-/// `router` answering 408 to a request that takes longer than the configured limit
-/// (a body that trickles in, ...).
-pub fn with_timeout(router: Router, http: &HttpSettings) -> Router {
-    router.layer(TimeoutLayer::with_status_code(
-        StatusCode::REQUEST_TIMEOUT,
-        Duration::from_millis(http.request_timeout_ms),
-    ))
+/// `router` under the limits of every listener: 431 for too many or too large
+/// headers, 408 for a request that takes longer than the configured limit (a body that
+/// trickles in, ...), each with the JSON body of every refusal.
+pub fn with_limits(router: Router, http: &HttpSettings) -> Router {
+    router.layer(middleware::from_fn_with_state(*http, refusals::limits))
 }
 
 /// Resolves on SIGINT or SIGTERM.
