@@ -6,6 +6,10 @@
 //!   country pays no VAT; so do exports outside the EU.
 //! - Weight-based shipping by zone, free standard shipping above a threshold, express
 //!   delivery at home, and a parcel-locker pickup option.
+//! - The Baltic states (LV, LT, EE) ship from a warehouse in Rīga with local carriers:
+//!   Omniva and DPD Pickup parcel lockers, Latvijas Pasts in Latvia and DPD courier
+//!   home delivery, priced by weight (the ids Klix's widget uses: `omniva`,
+//!   `dpd-pickup`, `latvijas-pasts`, `courier`).
 //! - Validation: served countries only, and a well-formed German postal code.
 //!
 //! The rates are illustrative; a real shop keeps them current.
@@ -57,14 +61,21 @@ const EXPORT_COUNTRIES: &[&str] = &["CH", "GB", "NO"];
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Zone {
     Home,
+    /// Served from the Rīga warehouse by Baltic carriers.
+    Baltic,
     Eu,
     Export,
 }
+
+/// The countries the Rīga warehouse serves.
+const BALTIC: &[&str] = &["LV", "LT", "EE"];
 
 impl Zone {
     fn of(country: &str) -> Option<Zone> {
         if country == HOME {
             Some(Zone::Home)
+        } else if BALTIC.contains(&country) {
+            Some(Zone::Baltic)
         } else if vat_rates(country).is_some() {
             Some(Zone::Eu)
         } else if EXPORT_COUNTRIES.contains(&country) {
@@ -78,6 +89,7 @@ impl Zone {
     fn standard_price(self, grams: u64) -> Option<i64> {
         let bands: [Option<i64>; 4] = match self {
             Zone::Home => [Some(490), Some(690), Some(990), Some(3900)],
+            Zone::Baltic => [None; 4],
             Zone::Eu => [Some(990), Some(1490), Some(2490), Some(6900)],
             Zone::Export => [Some(1990), Some(2990), Some(4990), None],
         };
@@ -93,9 +105,66 @@ impl Zone {
     fn free_shipping_from(self) -> Option<i64> {
         match self {
             Zone::Home => Some(5_000),
-            Zone::Eu => Some(10_000),
+            Zone::Baltic | Zone::Eu => Some(10_000),
             Zone::Export => None,
         }
+    }
+}
+
+/// A Baltic carrier's service: its option id, carrier, how it delivers, the countries
+/// it serves, and its price (including VAT) up to each weight in grams; heavier
+/// parcels it does not take.
+struct BalticService {
+    id: &'static str,
+    carrier: &'static str,
+    method: ShippingMethod,
+    countries: &'static [&'static str],
+    bands: &'static [(u64, i64)],
+    text: Text,
+}
+
+const BALTIC_SERVICES: &[BalticService] = &[
+    BalticService {
+        id: "omniva",
+        carrier: "Omniva",
+        method: ShippingMethod::PickupPoint,
+        countries: BALTIC,
+        bands: &[(5_000, 299), (10_000, 399), (30_000, 549)],
+        text: Text::Omniva,
+    },
+    BalticService {
+        id: "dpd-pickup",
+        carrier: "DPD",
+        method: ShippingMethod::PickupPoint,
+        countries: BALTIC,
+        bands: &[(5_000, 329), (10_000, 429), (20_000, 599)],
+        text: Text::DpdPickup,
+    },
+    BalticService {
+        id: "latvijas-pasts",
+        carrier: "Latvijas Pasts",
+        method: ShippingMethod::Postal,
+        countries: &["LV"],
+        bands: &[(2_000, 350), (10_000, 550), (30_000, 890)],
+        text: Text::LatvijasPasts,
+    },
+    BalticService {
+        id: "courier",
+        carrier: "DPD",
+        method: ShippingMethod::Home,
+        countries: BALTIC,
+        bands: &[(10_000, 690), (31_500, 990)],
+        text: Text::Courier,
+    },
+];
+
+impl BalticService {
+    /// The price of a parcel of `grams`, if the service takes it.
+    fn price(&self, grams: u64) -> Option<i64> {
+        self.bands
+            .iter()
+            .find(|(up_to, _)| grams <= *up_to)
+            .map(|(_, price)| *price)
     }
 }
 
@@ -141,7 +210,7 @@ fn zero_rated(cart: &Cart, country: &str, zone: Zone) -> bool {
     match zone {
         Zone::Export => true,
         Zone::Home => false,
-        Zone::Eu => {
+        Zone::Baltic | Zone::Eu => {
             cart.customer.kind == CustomerKind::Organization
                 && cart
                     .customer
@@ -214,6 +283,31 @@ impl Rules for EuShop {
             .is_some_and(|from| cart.total_gross(|_| vat).unwrap_or(0) >= from);
 
         let mut options = Vec::new();
+        if zone == Zone::Baltic {
+            for service in BALTIC_SERVICES {
+                let Some(gross) = service
+                    .price(grams)
+                    .filter(|_| service.countries.contains(&country))
+                else {
+                    continue;
+                };
+                // Free above the threshold at a parcel locker; home delivery always costs.
+                let locker = service.method == ShippingMethod::PickupPoint;
+                let gross = if free && locker { 0 } else { gross };
+                let mut option = ShippingOption::new(
+                    service.id,
+                    text(cart, service.text).as_str(),
+                    price(gross),
+                    vat,
+                )
+                .method(service.method)
+                .carrier(service.carrier);
+                if options.is_empty() {
+                    option = option.preselected();
+                }
+                options.push(option);
+            }
+        }
         if let Some(gross) = zone.standard_price(grams) {
             let gross = if free { 0 } else { gross };
             options.push(
@@ -311,6 +405,10 @@ enum Text {
     Locker,
     Express,
     ExpressDays,
+    Omniva,
+    DpdPickup,
+    LatvijasPasts,
+    Courier,
     NoDelivery,
     NoAddress,
     PostalCode,
@@ -328,6 +426,10 @@ fn text(cart: &Cart, which: Text) -> String {
         Text::Locker => ("Parcel locker", "Packstation"),
         Text::Express => ("Express", "Express"),
         Text::ExpressDays => ("Next business day", "Am nächsten Werktag"),
+        Text::Omniva => ("Omniva parcel locker", "Omniva-Paketautomat"),
+        Text::DpdPickup => ("DPD Pickup parcel locker", "DPD-Pickup-Paketautomat"),
+        Text::LatvijasPasts => ("Latvijas Pasts", "Latvijas Pasts"),
+        Text::Courier => ("Courier to your door", "Kurier bis zur Haustür"),
         Text::NoDelivery => (
             "Sorry, we do not deliver to this country.",
             "Leider liefern wir nicht in dieses Land.",
@@ -523,5 +625,66 @@ mod tests {
             EuShop::validate(&cart),
             Err(RuleError::CannotDecide(_))
         ));
+    }
+
+    /// A cart as Klix's shipping-cost request makes it: references and quantities,
+    /// no prices, no weights.
+    fn klix_cart(country: &str, units: u64) -> Cart {
+        CartBuilder::new("EUR")
+            .ship_to(country)
+            .line(line("QZT-213", units, Price::excluding_tax(0)).build())
+            .build()
+    }
+
+    fn ids(options: &[ShippingOption]) -> Vec<&str> {
+        options.iter().map(|option| option.id.as_str()).collect()
+    }
+
+    #[test]
+    fn baltic_orders_ship_with_baltic_carriers_by_weight() {
+        let options = EuShop::shipping_options(&klix_cart("LV", 3)).unwrap();
+        assert_eq!(
+            ids(&options),
+            ["omniva", "dpd-pickup", "latvijas-pasts", "courier"]
+        );
+        assert!(options[0].preselected);
+        assert_eq!(options[0].method, ShippingMethod::PickupPoint);
+        assert_eq!(options[0].carrier.as_deref(), Some("Omniva"));
+        // 3 units at the default 500 g: the first band, with Latvian VAT.
+        assert_eq!(options[0].price, Price::including_tax(299));
+        assert_eq!(options[0].tax_rate, 2100);
+        assert_eq!(options[2].method, ShippingMethod::Postal);
+
+        // Latvijas Pasts delivers in Latvia only; Estonia's VAT is 24 %.
+        let options = EuShop::shipping_options(&klix_cart("EE", 1)).unwrap();
+        assert_eq!(ids(&options), ["omniva", "dpd-pickup", "courier"]);
+        assert_eq!(options[0].tax_rate, 2400);
+        let options = EuShop::shipping_options(&klix_cart("LT", 1)).unwrap();
+        assert_eq!(options[0].tax_rate, 2100);
+
+        // 30 kg: no DPD locker (20 kg at most); 40 kg: nothing takes it.
+        let options = EuShop::shipping_options(&klix_cart("LV", 60)).unwrap();
+        assert_eq!(ids(&options), ["omniva", "latvijas-pasts", "courier"]);
+        assert_eq!(options[0].price, Price::including_tax(549));
+        assert!(matches!(
+            EuShop::shipping_options(&klix_cart("LV", 80)),
+            Err(RuleError::AddressUnsupported(_))
+        ));
+    }
+
+    #[test]
+    fn baltic_reduced_rates() {
+        for (country, reduced) in [("LV", 1200), ("LT", 900), ("EE", 900)] {
+            let cart = CartBuilder::new("EUR")
+                .ship_to(country)
+                .line(book(1))
+                .line(tent())
+                .build();
+            let standard = if country == "EE" { 2400 } else { 2100 };
+            assert_eq!(
+                EuShop::tax(&cart).unwrap().line_rates,
+                vec![reduced, standard]
+            );
+        }
     }
 }
