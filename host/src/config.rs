@@ -154,7 +154,9 @@ mod tests {
     fn embedded_default_parses() {
         let config = Config::load(None).unwrap();
         assert_eq!(config.tenants["demo"].module, "example:eu-shop");
-        assert_eq!(config.tenants.len(), 3);
+        assert_eq!(config.tenants.len(), 4);
+        let klix = config.tenants["klix-demo"].klix.as_ref().unwrap();
+        assert!(klix.unauthenticated && klix.api.is_none());
         let kco = config.tenants["demo"].kco.as_ref().unwrap();
         assert!(kco.unauthenticated);
     }

@@ -628,6 +628,16 @@ fn shipping_cost_for_both_generations() {
         response.json()["reasonCode"],
         "DELIVERY_ADDRESS_NOT_SUPPORTED"
     );
+    // The body every client error has, besides Klix's reason code.
+    assert_eq!(response.json()["error"], "delivery_not_offered");
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("\"drone\" does not deliver to this address"),
+        "{}",
+        response.text()
+    );
 
     // Unsigned JSON and a bad signature: refused.
     let response = post(
@@ -740,4 +750,59 @@ fn run_answers_a_shipping_cost_payload_like_the_server() {
     assert!(run.stdout.contains(r#""amount":39.20"#), "{}", run.stdout);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["status"], 200);
+}
+
+/// The embedded default configuration's Klix tenant: the EU shop's Baltic shipping
+/// answers Klix's documented shipping-cost example, signatures are checked against
+/// Klix's public test certificate, and order verification without the merchant API is
+/// a clear 503, never a 500.
+#[test]
+fn the_default_configuration_answers_klixs_documented_example() {
+    let server = Server::start(None);
+    let documented = fixture("klix/shipping_cost_request_payload.json");
+    let json = [("Content-Type", "application/json")];
+    let response = post(&server, "/klix-demo/klix/shipping_cost", &documented, &json);
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.text(),
+        r#"{"id":"omniva","amount":2.47,"currency":"EUR","taxRate":0.21}"#
+    );
+
+    // A signature that is there is checked, also on this demo tenant.
+    let forged = TestProvider::load().detached(&documented);
+    let signed = [
+        ("Content-Type", "application/json"),
+        ("X-Klix-Signature", forged.as_str()),
+    ];
+    let response = post(
+        &server,
+        "/klix-demo/klix/shipping_cost",
+        &documented,
+        &signed,
+    );
+    assert_eq!(response.status, 401, "{}", response.text());
+
+    // A JWS signed by Klix's test key verifies; the merchant API is what is missing.
+    let jws = fixture("klix/order_verification_request.jws");
+    let response = post(&server, "/klix-demo/klix/order_verification", &jws, &[]);
+    assert_eq!(response.status, 503, "{}", response.text());
+    assert_eq!(response.json()["error"], "merchant_api_not_configured");
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("`[tenants.klix-demo.klix.api]`"),
+        "{}",
+        response.text()
+    );
+    // A JWS signed by any other key does not.
+    let body = shipping_request("omniva").to_string();
+    let other = TestProvider::load().jws(body.as_bytes());
+    let response = post(
+        &server,
+        "/klix-demo/klix/shipping_cost",
+        other.as_bytes(),
+        &[],
+    );
+    assert_eq!(response.status, 401, "{}", response.text());
 }

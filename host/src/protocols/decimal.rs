@@ -36,7 +36,23 @@ pub fn decimal(
 
 /// A quantity in thousandths, exactly.
 pub fn quantity(raw: &RawValue, field: &str) -> Result<u64, MappingError> {
-    let milli = decimal(raw, 3, Excess::Refuse, field)?;
+    let milli = money::parse_decimal(decimal_text(raw), 3, Excess::Refuse).map_err(|error| {
+        MappingError {
+            field: field.to_string(),
+            problem: match error {
+                money::DecimalError::Inexact => format!(
+                    "the quantity {} has more than three decimals (quantities are exact to a thousandth)",
+                    raw.get()
+                ),
+                money::DecimalError::OutOfRange => {
+                    format!("the quantity {} is out of range", raw.get())
+                }
+                money::DecimalError::Malformed => {
+                    format!("the quantity {:?} is not a decimal number", raw.get())
+                }
+            },
+        }
+    })?;
     u64::try_from(milli).map_err(|_| MappingError {
         field: field.to_string(),
         problem: "a quantity must not be negative".into(),
@@ -82,7 +98,12 @@ mod tests {
     fn decimals_convert_exactly() {
         assert_eq!(quantity(&raw("2.000"), "q"), Ok(2000));
         assert_eq!(quantity(&raw("\"1.5\""), "q"), Ok(1500));
-        assert!(quantity(&raw("1.0001"), "q").is_err());
+        let error = quantity(&raw("1.0001"), "q").unwrap_err().to_string();
+        assert!(
+            error.contains("the quantity 1.0001 has more than three decimals"),
+            "{error}"
+        );
+        assert!(!error.contains("currency"), "{error}");
         assert!(quantity(&raw("-1"), "q").is_err());
         assert_eq!(rate(&raw("0.21"), "r"), Ok(2100));
         assert_eq!(rate(&raw("0.0725"), "r"), Ok(725));

@@ -48,6 +48,12 @@ pub(super) fn tenant(
             "KCO callbacks of this tenant need no secret: anyone who can reach the server can call them"
         );
     }
+    if klix.as_ref().is_some_and(|klix| klix.unauthenticated) {
+        tracing::warn!(
+            tenant = %name,
+            "Klix JSON bodies of this tenant may come unsigned: anyone who can reach the server can send them"
+        );
+    }
     if messenger
         .as_ref()
         .is_some_and(|messenger| messenger.app_secret.is_none())

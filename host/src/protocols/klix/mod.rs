@@ -83,21 +83,34 @@ impl std::str::FromStr for Callback {
     }
 }
 
+/// `provider_key` naming Klix's public test certificate, built into the binary.
+pub const TEST_CERTIFICATE: &str = "builtin:klix-test";
+
+/// Klix's public test certificate (RSA-512, Citadele, valid 2018-06-12 to 2028-06-09):
+/// what Klix's test environment signs callbacks with.
+const TEST_CERTIFICATE_PEM: &str = include_str!("klix-test-certificate.pem");
+
 /// A tenant's `[tenants.<name>.klix]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// The Klix provider certificate (or public key), PEM, as downloaded from the
-    /// Merchant Console.
+    /// Merchant Console; or `builtin:klix-test`, Klix's public test certificate.
     pub provider_key: PathBuf,
+    /// Accept JSON bodies without `X-Klix-Signature`. For demos on loopback only: a
+    /// signature that is present is still checked, and so is every JWS.
+    #[serde(default)]
+    pub unauthenticated: bool,
     /// The currency of shipping-cost carts (Klix does not send one).
     #[serde(default = "euro")]
     pub currency: String,
     /// The country of addresses Klix sends without an ISO code.
     #[serde(default = "latvia")]
     pub country: String,
-    /// The merchant API, which order verification needs.
-    pub api: ApiSettings,
+    /// The merchant API, which order verification needs; without it, order
+    /// verification answers 503 naming this table.
+    #[serde(default)]
+    pub api: Option<ApiSettings>,
 }
 
 /// `[tenants.<name>.klix.api]`.
@@ -136,19 +149,27 @@ pub struct Endpoint {
     pub provider: ProviderKey,
     /// Currency and country of carts.
     pub market: Market,
-    /// The merchant API.
-    pub api: MerchantApi,
+    /// The merchant API, when configured.
+    pub api: Option<MerchantApi>,
+    /// Whether JSON bodies may come unsigned.
+    pub unauthenticated: bool,
+    /// The table's key (`tenants.<name>.klix`), for errors that name it.
+    pub key: String,
 }
 
 impl Settings {
     /// Reads the keys and checks the table; `key` names it in errors.
     pub fn resolve(&self, key: &str) -> anyhow::Result<Endpoint> {
-        let pem = std::fs::read_to_string(&self.provider_key).map_err(|error| {
-            anyhow::anyhow!(
-                "`{key}.provider_key`: reading {}: {error}",
-                self.provider_key.display()
-            )
-        })?;
+        let pem = if self.provider_key.as_os_str() == TEST_CERTIFICATE {
+            TEST_CERTIFICATE_PEM.to_string()
+        } else {
+            std::fs::read_to_string(&self.provider_key).map_err(|error| {
+                anyhow::anyhow!(
+                    "`{key}.provider_key`: reading {}: {error}",
+                    self.provider_key.display()
+                )
+            })?
+        };
         let provider = ProviderKey::from_pem(&pem)
             .map_err(|error| anyhow::anyhow!("`{key}.provider_key`: {error}"))?;
         anyhow::ensure!(
@@ -161,30 +182,39 @@ impl Settings {
             "`{key}.country`: {:?} is not an ISO 3166 alpha-2 code",
             self.country
         );
-        let api = &self.api;
-        anyhow::ensure!(
-            api.url.starts_with("https://") || api.url.starts_with("http://"),
-            "`{key}.api.url`: {:?} is not an http(s) URL",
-            api.url
-        );
-        let signing_pem = api.signing_key.resolve(&format!("{key}.api.signing_key"))?;
-        let signing_key = MerchantKey::from_pem(signing_pem.expose(), &api.signing_key_id)
-            .map_err(|error| anyhow::anyhow!("`{key}.api.signing_key`: {error}"))?;
-        let api = MerchantApi::new(
-            &api.url,
-            &api.merchant_id,
-            api.api_key.resolve(&format!("{key}.api.api_key"))?,
-            signing_key,
-            Duration::from_millis(api.timeout_ms),
-        )?;
         Ok(Endpoint {
             provider,
             market: Market {
                 currency: self.currency.clone(),
                 country: self.country.clone(),
             },
-            api,
+            api: self.api.as_ref().map(|api| api.resolve(key)).transpose()?,
+            unauthenticated: self.unauthenticated,
+            key: key.to_string(),
         })
+    }
+}
+
+impl ApiSettings {
+    /// Reads the API's secrets and checks the table; `key` names the `klix` table.
+    fn resolve(&self, key: &str) -> anyhow::Result<MerchantApi> {
+        anyhow::ensure!(
+            self.url.starts_with("https://") || self.url.starts_with("http://"),
+            "`{key}.api.url`: {:?} is not an http(s) URL",
+            self.url
+        );
+        let signing_pem = self
+            .signing_key
+            .resolve(&format!("{key}.api.signing_key"))?;
+        let signing_key = MerchantKey::from_pem(signing_pem.expose(), &self.signing_key_id)
+            .map_err(|error| anyhow::anyhow!("`{key}.api.signing_key`: {error}"))?;
+        MerchantApi::new(
+            &self.url,
+            &self.merchant_id,
+            self.api_key.resolve(&format!("{key}.api.api_key"))?,
+            signing_key,
+            Duration::from_millis(self.timeout_ms),
+        )
     }
 }
 
@@ -227,6 +257,10 @@ fn verified(request: &Request<'_>, endpoint: &Endpoint, status: u16) -> Result<V
                 .provider
                 .verify_detached(request.body, signature)
                 .map_err(|error| refuse(format!("X-Klix-Signature: {error}")))?;
+            serde_json::from_slice(request.body)
+                .map_err(|error| ClientError::bad_request(format!("the body is not JSON: {error}")))
+        }
+        None if request.body.trim_ascii_start().starts_with(b"{") && endpoint.unauthenticated => {
             serde_json::from_slice(request.body)
                 .map_err(|error| ClientError::bad_request(format!("the body is not JSON: {error}")))
         }
@@ -282,8 +316,15 @@ async fn order_verification(
     let order_id = field(&payload, "orderId")
         .filter(|id| !id.is_empty())
         .ok_or_else(|| ClientError::bad_request("the payload has no `orderId`"))?;
-    let raw = endpoint
-        .api
+    let api = endpoint.api.as_ref().ok_or_else(|| ClientError {
+        status: 503,
+        code: "merchant_api_not_configured",
+        message: format!(
+            "order verification fetches the order from the Klix merchant API, and this tenant has no `[{}.api]` table",
+            endpoint.key
+        ),
+    })?;
+    let raw = api
         .order(&order_id)
         .await
         .map_err(|error| bad_gateway(error.to_string()))?;
@@ -298,8 +339,7 @@ async fn order_verification(
     let resolved = decisions.verdict.as_ref();
     let verdict = resolved.and_then(|r| r.answer.as_ref().ok());
     let delivered = match verdict {
-        Some(Verdict::Approve) => endpoint
-            .api
+        Some(Verdict::Approve) => api
             .approve(&order_id, &raw)
             .await
             .map(|()| json!({ "orderId": order_id, "decision": "approved" })),
@@ -309,7 +349,7 @@ async fn order_verification(
             } else {
                 reason_code(rejection.code)
             };
-            endpoint.api.reject(&order_id, code).await.map(
+            api.reject(&order_id, code).await.map(
                 |()| json!({ "orderId": order_id, "decision": "rejected", "reasonCode": code }),
             )
         }
@@ -393,8 +433,12 @@ pub async fn quote_shipping(
     let exponent = money::currency_exponent(&cart.currency).unwrap_or(2);
     let currency = cart.currency.clone();
     let decisions = decider.decide(cart, &[DecisionKind::Shipping]).await;
+    // The body of every client error, and Klix's reason code.
     let unsupported = |message: &str, code: &str| {
-        Reply::json(422, json!({ "error": message, "reasonCode": code }))
+        Reply::json(
+            422,
+            json!({ "error": "delivery_not_offered", "message": message, "reasonCode": code }),
+        )
     };
     let reply = match decisions
         .shipping
