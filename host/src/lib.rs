@@ -6,18 +6,19 @@
 //! | floor | modules | what |
 //! |---|---|---|
 //! | model | [`model`] | the canonical cart and decisions (the contract's generated types), money |
-//! | leaves | [`secret`], [`strict`] | secrets by reference, compared in constant time; documents whose objects must be objects |
+//! | leaves | [`secret`], [`strict`], [`durable`] | secrets by reference, compared in constant time; documents whose objects must be objects; files that survive a crash whole |
 //! | engine | [`engine`], [`examples`] | the wasmtime sandbox, which knows no platform; the example rules |
 //! | decide | [`decide`] | one callback's decisions under a deadline, and the failure policy |
 //! | protocols | [`protocols`] | one HTTP-free adapter per platform, which never touches wasmtime |
 //! | records | [`records`] | the decision log, recorded events, comparing decisions |
 //! | tenants | [`tenants`] | tenants, where their modules come from, the gate, the store |
-//! | operations | [`metrics`], [`shadow`], [`watch`] | metrics, shadow evaluation, the watched directory |
+//! | operations | [`metrics`], [`shadow`], [`watch`], [`delivery`] | metrics, shadow evaluation, the watched directory, delivering events to merchants |
 //! | server | [`server`] | HTTP: routes, per-platform handlers, the admin API, listeners |
 //! | offline | [`offline`] | the server's answer without HTTP (`run`, `test`, `replay`) |
 //! | config | [`config`] | the configuration file, put together from each floor's table |
 //! | cli | [`cli`] | the command line, one file per subcommand |
 
+pub mod durable;
 pub mod model;
 pub mod secret;
 pub mod strict;
@@ -33,6 +34,7 @@ pub mod records;
 
 pub mod tenants;
 
+pub mod delivery;
 pub mod metrics;
 pub mod shadow;
 pub mod watch;

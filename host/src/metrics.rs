@@ -68,6 +68,12 @@ struct ShadowLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DeliveryLabels {
+    tenant: String,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct VersionLabels {
     tenant: String,
     version: String,
@@ -87,6 +93,8 @@ pub struct Metrics {
     activations: Family<ViaLabels, Counter>,
     refused: Family<ViaLabels, Counter>,
     shadow: Family<ShadowLabels, Counter>,
+    deliveries: Family<DeliveryLabels, Counter>,
+    pending: Family<TenantLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -142,7 +150,21 @@ impl Default for Metrics {
             "Shadow evaluations of candidates, by result (same, different, failed, skipped)",
             shadow.clone(),
         );
+        let deliveries = Family::default();
+        registry.register(
+            "rulegate_event_deliveries",
+            "Attempts to deliver events to merchants, by result (delivered, retried, failed: given up)",
+            deliveries.clone(),
+        );
+        let pending = Family::default();
+        registry.register(
+            "rulegate_events_pending",
+            "Events not yet delivered to the merchant",
+            pending.clone(),
+        );
         Metrics {
+            deliveries,
+            pending,
             registry,
             callbacks,
             latency,
@@ -246,6 +268,25 @@ impl Metrics {
                 result,
             })
             .inc();
+    }
+
+    /// An attempt to deliver an event ended: `delivered`, `retried` or `failed`.
+    pub fn event_delivery(&self, tenant: &str, result: &'static str) {
+        self.deliveries
+            .get_or_create(&DeliveryLabels {
+                tenant: tenant.to_string(),
+                result,
+            })
+            .inc();
+    }
+
+    /// The events of `tenant` not delivered yet.
+    pub fn events_pending(&self, tenant: &str, pending: usize) {
+        self.pending
+            .get_or_create(&TenantLabels {
+                tenant: tenant.to_string(),
+            })
+            .set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
     /// Everything, with the active version of every tenant of `tenants` and the lines

@@ -7,9 +7,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request};
 use rulegate::config::Config;
+use rulegate::delivery::Delivery;
 use rulegate::engine::{Engine, Executor};
 use rulegate::metrics::Metrics;
-use rulegate::records::{DecisionLog, Journal};
+use rulegate::records::{DecisionLog, Journal, Outbox};
 use rulegate::secret::Secret;
 use rulegate::server::admin::{self, AdminState};
 use rulegate::server::{self, AppState, Services};
@@ -40,6 +41,8 @@ impl Routers {
         let registry =
             Arc::new(Registry::load(&config.tenants, &engine, store).expect("the tenants load"));
         let metrics = Arc::new(Metrics::default());
+        let outbox = Outbox::open(&dir.path().join("state")).expect("the outbox");
+        let delivery = Delivery::new(outbox, registry.clone(), metrics.clone());
         let state = AppState::new(Services {
             registry: registry.clone(),
             executor: Executor::new(4),
@@ -48,11 +51,13 @@ impl Routers {
             metrics: metrics.clone(),
             decision_log: DecisionLog::disabled(),
             shadow: ShadowRunner::default(),
+            delivery: delivery.clone(),
         });
         let admin = admin::router(AdminState {
             registry,
             metrics,
             decision_log: DecisionLog::disabled(),
+            delivery,
             token: Arc::new(Secret::new(token)),
         });
         Routers {

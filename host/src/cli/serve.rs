@@ -9,9 +9,10 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::config::Config;
+use crate::delivery::Delivery;
 use crate::engine::{ArtifactCache, Engine, Executor};
 use crate::metrics::Metrics;
-use crate::records::{DecisionLog, Journal};
+use crate::records::{DecisionLog, Journal, Outbox};
 use crate::server::admin::{self, AdminState};
 use crate::server::{self, AppState, Services};
 use crate::shadow::ShadowRunner;
@@ -56,6 +57,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("opening the decision log")?;
     let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::default());
+    let outbox = Outbox::open(&config.state_dir).context("opening the outbox")?;
+    let delivery = Delivery::new(outbox, registry.clone(), metrics.clone());
     let state = AppState::new(Services {
         registry: registry.clone(),
         // A quarter of the instance pool stays for shadow evaluations and the
@@ -66,6 +69,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         metrics: metrics.clone(),
         decision_log: decision_log.clone(),
         shadow: ShadowRunner::default(),
+        delivery: delivery.clone(),
     });
     let address = args.listen.unwrap_or(config.listen);
     let admin = config
@@ -80,6 +84,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 registry: registry.clone(),
                 metrics: metrics.clone(),
                 decision_log: decision_log.clone(),
+                delivery: delivery.clone(),
                 token: Arc::new(token),
             };
             Ok((args.admin_listen.unwrap_or(admin.listen), state))
@@ -110,6 +115,8 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 stopping.clone(),
             )));
         }
+        // Events stored before a restart, or a crash, are delivered now.
+        delivery.start();
         if let Some(settings) = config.watch.clone() {
             tokio::spawn(watch::watch(settings, registry, metrics));
         }

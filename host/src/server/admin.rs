@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 
 use super::http::body_bytes;
 use super::{healthz, ready};
+use crate::delivery::Delivery;
 use crate::metrics::Metrics;
 use crate::protocols::{ClientError, Reply, parse_json};
 use crate::records::DecisionLog;
@@ -54,6 +55,8 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// The decision log, whose dropped lines `/metrics` counts.
     pub decision_log: DecisionLog,
+    /// The tenants' events and their delivery.
+    pub delivery: Delivery,
     /// The bearer token.
     pub token: Arc<Secret>,
 }
@@ -75,6 +78,11 @@ pub fn router(state: AdminState) -> Router {
             post(set_shadow).delete(clear_shadow),
         )
         .route("/v1/tenants/{tenant}/shadow/promote", post(promote_shadow))
+        .route("/v1/tenants/{tenant}/events", get(list_events))
+        .route(
+            "/v1/tenants/{tenant}/events/{event}/resend",
+            post(resend_event),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), authorize));
     Router::new()
         .route("/healthz", get(healthz))
@@ -339,4 +347,61 @@ async fn promote_shadow(State(state): State<AdminState>, Path(name): Path<String
         registry.promote_shadow(&tenant)
     })
     .await
+}
+
+/// A tenant's events, newest first, with their delivery state.
+async fn list_events(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
+    if state.registry.tenant(&name).is_none() {
+        return ClientError::not_found(format!("there is no tenant named {name:?}"))
+            .into_response();
+    }
+    let delivery = state.delivery.clone();
+    let tenant = name.clone();
+    match tokio::task::spawn_blocking(move || delivery.events(&tenant)).await {
+        Ok(Ok(mut events)) => {
+            events.reverse();
+            Reply::json(200, json!({ "tenant": name, "events": events })).into_response()
+        }
+        _ => Reply::json(
+            503,
+            json!({ "error": "storage_failed", "message": "the outbox could not be read" }),
+        )
+        .into_response(),
+    }
+}
+
+/// Sends an event again, now, whatever its state.
+async fn resend_event(
+    State(state): State<AdminState>,
+    Path((name, id)): Path<(String, String)>,
+) -> Response {
+    if state.registry.tenant(&name).is_none() {
+        return ClientError::not_found(format!("there is no tenant named {name:?}"))
+            .into_response();
+    }
+    if !state.delivery.serves(&name) {
+        return Reply::json(
+            409,
+            json!({
+                "error": "no_events_endpoint",
+                "message": format!("tenant {name:?} has no `[tenants.{name}.events]` table"),
+            }),
+        )
+        .into_response();
+    }
+    let delivery = state.delivery.clone();
+    let (tenant, event) = (name.clone(), id.clone());
+    match tokio::task::spawn_blocking(move || delivery.resend(&tenant, &event)).await {
+        Ok(Ok(Some(event))) => {
+            Reply::json(200, json!({ "tenant": name, "event": event })).into_response()
+        }
+        Ok(Ok(None)) => {
+            ClientError::not_found(format!("tenant {name:?} has no event {id:?}")).into_response()
+        }
+        _ => Reply::json(
+            503,
+            json!({ "error": "storage_failed", "message": "the outbox could not be written" }),
+        )
+        .into_response(),
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::response::{IntoResponse, Response};
 
 use crate::decide::{Decider, Decisions};
+use crate::delivery::Delivery;
 use crate::engine::Executor;
 use crate::metrics::{self, Metrics};
 use crate::protocols::{self, Answer, ClientError};
@@ -53,6 +54,8 @@ pub struct Services {
     pub decision_log: DecisionLog,
     /// Evaluates tenants' shadow candidates off the response path.
     pub shadow: ShadowRunner,
+    /// Takes the events merchants receive, and delivers them.
+    pub delivery: Delivery,
 }
 
 /// What `finish` leaves on a callback's response for the timing layer, which alone
@@ -94,9 +97,21 @@ impl Services {
 
     /// The end of every callback handler: record the answer's events, log and count
     /// it, hand its decisions to the tenant's shadow candidate, and send the reply.
-    pub fn finish(&self, tenant: &Tenant, platform: &'static str, answer: Answer) -> Response {
+    pub fn finish(&self, tenant: &Tenant, platform: &'static str, mut answer: Answer) -> Response {
         for event in &answer.events {
             self.journal.record(event);
+            // The platform gets its 200 only once the event is on disk: without one, it
+            // sends the event again.
+            if let Err(error) = self.delivery.take(tenant, event) {
+                tracing::error!(tenant = %tenant.name, platform, %error, "an event for the merchant could not be stored");
+                answer.reply = ClientError {
+                    status: 503,
+                    code: "storage_failed",
+                    message: "the event could not be stored; send it again".into(),
+                }
+                .into();
+                break;
+            }
         }
         let status = answer.reply.status;
         let callback = answer.callback;

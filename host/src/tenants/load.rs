@@ -42,6 +42,11 @@ pub(super) fn tenant(
         .as_ref()
         .map(|messenger| messenger.resolve(&format!("{key}.messenger")))
         .transpose()?;
+    let events = settings
+        .events
+        .as_ref()
+        .map(|events| events.resolve(&format!("{key}.events")))
+        .transpose()?;
     if kco.as_ref().is_some_and(|kco| kco.secret.is_none()) {
         tracing::warn!(
             tenant = %name,
@@ -145,6 +150,7 @@ pub(super) fn tenant(
         kco,
         klix,
         messenger,
+        events,
         long_call_lane: Arc::new(tokio::sync::Semaphore::new(
             settings
                 .long_calls

@@ -8,11 +8,11 @@
 //! either the old state or the new one, never a state naming a partial module.
 //! Temporary files a crash left behind are removed when the store opens.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::durable::{remove_partial, write_atomic};
 use crate::engine::ModuleHash;
 
 /// Activations kept per tenant.
@@ -84,13 +84,7 @@ impl ModuleStore {
         };
         for dir in [&store.modules, &store.tenants] {
             std::fs::create_dir_all(dir)?;
-            for entry in std::fs::read_dir(dir)? {
-                let entry = entry?;
-                if entry.file_name().to_string_lossy().starts_with(".tmp") {
-                    tracing::warn!(file = %entry.path().display(), "removing a partial file left by an interrupted write");
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
+            remove_partial(dir)?;
         }
         Ok(store)
     }
@@ -161,17 +155,6 @@ impl ModuleStore {
             &bytes,
         )
     }
-}
-
-/// Writes `bytes` to `path` (in `dir`) so that a reader, or a restart after a crash,
-/// sees the old file or the whole new one.
-fn write_atomic(dir: &Path, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut temporary = tempfile::Builder::new().prefix(".tmp").tempfile_in(dir)?;
-    temporary.write_all(bytes)?;
-    temporary.as_file().sync_all()?;
-    temporary.persist(path).map_err(|error| error.error)?;
-    // The rename is durable once the directory is.
-    std::fs::File::open(dir)?.sync_all()
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use crate::decide::{FailurePolicy, Policy};
 use crate::engine::{Limits, SharedRuleSet};
 use crate::model::Cart;
 use crate::protocols::{kco, klix, messenger};
+use crate::records::outbox::{Destination, EventSettings};
 
 /// Compiled versions kept per tenant for instant rollback and re-activation.
 const KEEP_COMPILED: usize = 8;
@@ -55,6 +56,10 @@ pub struct TenantSettings {
     /// Messenger webhooks; absent when the tenant does not use Messenger.
     #[serde(default)]
     pub messenger: Option<messenger::Settings>,
+    /// Where the tenant's events (KCO pushes, Klix purchase notifications and order
+    /// verifications, Messenger payments) are delivered; absent = recorded only.
+    #[serde(default)]
+    pub events: Option<EventSettings>,
 }
 
 /// A tenant's default long-call lane: every core but one, so the other tenants always
@@ -95,6 +100,8 @@ pub struct Tenant {
     pub klix: Option<klix::Endpoint>,
     /// Its Messenger endpoint, when it serves Messenger.
     pub messenger: Option<messenger::Endpoint>,
+    /// Where its events are delivered, when anywhere.
+    pub events: Option<Destination>,
     /// Carts every candidate version must decide within the limits.
     pub(super) smoke: Vec<(String, Cart)>,
     /// The tenant's long-call lane: one permit per long call it may run at once.
