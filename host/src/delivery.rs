@@ -138,14 +138,17 @@ async fn worker(outbox: Outbox, tenant: Arc<Tenant>, waker: Arc<Notify>, metrics
             }
             Err(_) => Vec::new(),
         };
-        metrics.events_pending(&tenant.name, pending.len());
         let now = now_ms();
+        // The earliest attempt still due, and how many events wait for one.
         let mut next_due: Option<u64> = None;
+        let mut still_pending = 0;
+        let mut due_at = |at: u64| {
+            next_due = Some(next_due.map_or(at, |due: u64| due.min(at)));
+            still_pending += 1;
+        };
         for mut event in pending {
             if event.next_attempt_ms > now {
-                next_due = Some(
-                    next_due.map_or(event.next_attempt_ms, |due| due.min(event.next_attempt_ms)),
-                );
+                due_at(event.next_attempt_ms);
                 continue;
             }
             let result = attempt(&client, &destination, &tenant.name, &event).await;
@@ -159,11 +162,10 @@ async fn worker(outbox: Outbox, tenant: Arc<Tenant>, waker: Arc<Notify>, metrics
                 tracing::error!(tenant = %tenant.name, event = %event.id, "the delivery state could not be saved");
             }
             if event.state == State::Pending {
-                next_due = Some(
-                    next_due.map_or(event.next_attempt_ms, |due| due.min(event.next_attempt_ms)),
-                );
+                due_at(event.next_attempt_ms);
             }
         }
+        metrics.events_pending(&tenant.name, still_pending);
         let wait = next_due.map(|due| Duration::from_millis(due.saturating_sub(now_ms())));
         match wait {
             Some(wait) => {

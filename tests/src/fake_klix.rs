@@ -91,21 +91,18 @@ impl Drop for FakeKlix {
     }
 }
 
-fn serve(stream: TcpStream, shared: &Shared) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+/// Reads one HTTP/1.1 request (headers and a `Content-Length` body) from `stream`.
+pub(crate) fn read_request(stream: &TcpStream) -> Option<Call> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
+    reader.read_line(&mut request_line).ok()?;
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or("").to_string();
     let path = parts.next().unwrap_or("").to_string();
     let mut headers = BTreeMap::new();
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line).is_err() {
-            return;
-        }
+        reader.read_line(&mut line).ok()?;
         let line = line.trim_end();
         if line.is_empty() {
             break;
@@ -119,9 +116,25 @@ fn serve(stream: TcpStream, shared: &Shared) {
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
+    reader.read_exact(&mut body).ok()?;
+    Some(Call {
+        method,
+        path,
+        headers,
+        body,
+    })
+}
+
+fn serve(stream: TcpStream, shared: &Shared) {
+    let Some(Call {
+        method,
+        path,
+        headers,
+        body,
+    }) = read_request(&stream)
+    else {
         return;
-    }
+    };
     let delay = shared.delay_ms.load(Ordering::SeqCst);
     if delay > 0 {
         std::thread::sleep(Duration::from_millis(delay));

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod fake_klix;
 pub mod http;
+pub mod merchant;
 pub mod routes;
 pub mod server;
 

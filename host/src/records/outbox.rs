@@ -192,10 +192,17 @@ pub fn event_id(tenant: &str, record: &Value) -> String {
 }
 
 impl Outbox {
-    /// Opens (creating) the outbox under `state_dir`.
+    /// Opens (creating) the outbox under `state_dir`, and removes the partial files
+    /// a crash left behind.
     pub fn open(state_dir: &Path) -> std::io::Result<Outbox> {
         let dir = state_dir.join("outbox");
         std::fs::create_dir_all(&dir)?;
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                remove_partial(&path)?;
+            }
+        }
         Ok(Outbox {
             dir,
             lock: Arc::new(Mutex::new(())),
@@ -251,7 +258,6 @@ impl Outbox {
     /// Every stored event of `tenant`, oldest first.
     pub fn events(&self, tenant: &str) -> std::io::Result<Vec<Event>> {
         let dir = self.tenant_dir(tenant)?;
-        remove_partial(&dir)?;
         let mut events = Vec::new();
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
