@@ -43,17 +43,7 @@ impl FakeKlix {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let shared = Arc::new(Shared::default());
-        let accepting = shared.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if accepting.stopped.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let shared = accepting.clone();
-                std::thread::spawn(move || serve(stream, &shared));
-            }
-        });
+        accept(listener, shared.clone(), |shared| &shared.stopped, serve);
         FakeKlix { address, shared }
     }
 
@@ -89,6 +79,26 @@ impl Drop for FakeKlix {
         self.shared.stopped.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.address);
     }
+}
+
+/// Serves each connection of `listener` on a thread of its own with `serve`, until
+/// the flag `stopped` picks out of `shared` is set (and one more connection wakes it).
+pub(crate) fn accept<S: Send + Sync + 'static>(
+    listener: TcpListener,
+    shared: Arc<S>,
+    stopped: fn(&S) -> &AtomicBool,
+    serve: fn(TcpStream, &S),
+) {
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            if stopped(&shared).load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(stream) = stream else { continue };
+            let shared = shared.clone();
+            std::thread::spawn(move || serve(stream, &shared));
+        }
+    });
 }
 
 /// Reads one HTTP/1.1 request (headers and a `Content-Length` body) from `stream`.

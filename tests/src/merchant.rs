@@ -6,7 +6,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::fake_klix::{Call, read_request};
+use crate::fake_klix::{Call, accept, read_request};
 
 /// How the endpoint answers.
 #[derive(Debug, Clone, Copy)]
@@ -61,17 +61,7 @@ impl Merchant {
             stopped: AtomicBool::new(false),
             held: Mutex::new(Vec::new()),
         });
-        let accepting = shared.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if accepting.stopped.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(stream) = stream else { continue };
-                let shared = accepting.clone();
-                std::thread::spawn(move || serve(stream, &shared));
-            }
-        });
+        accept(listener, shared.clone(), |shared| &shared.stopped, serve);
         Merchant { address, shared }
     }
 
