@@ -336,6 +336,23 @@ async fn the_admin_api_needs_its_bearer_token() {
     )
     .await;
     assert_refused(&unknown, 404, "not_found", "nobody");
+    let events = send(
+        &routers.admin,
+        request("GET", "/v1/tenants/nobody/events", &authorized, b""),
+    )
+    .await;
+    assert_refused(&events, 404, "not_found", "nobody");
+    let resend = send(
+        &routers.admin,
+        request(
+            "POST",
+            "/v1/tenants/shop/events/evt_1/resend",
+            &authorized,
+            b"",
+        ),
+    )
+    .await;
+    assert_refused(&resend, 409, "no_events_endpoint", "[tenants.shop.events]");
     let empty = send(
         &routers.admin,
         request("POST", "/v1/tenants/shop/versions", &authorized, b""),

@@ -211,6 +211,25 @@ async fn blocking(
     activation_reply(&state.metrics, tenant, via, result).into_response()
 }
 
+/// 404 unless there is a tenant named `name`.
+fn known_tenant(state: &AdminState, name: &str) -> Result<(), ClientError> {
+    match state.registry.tenant(name) {
+        Some(_) => Ok(()),
+        None => Err(ClientError::not_found(format!(
+            "there is no tenant named {name:?}"
+        ))),
+    }
+}
+
+/// 503 when the outbox could not be `done` (read, written): the events are as they were.
+fn outbox_failed(done: &str) -> Response {
+    Reply::json(
+        503,
+        json!({ "error": "storage_failed", "message": format!("the outbox could not be {done}") }),
+    )
+    .into_response()
+}
+
 /// The non-empty body of an upload to an existing tenant, or the client error: 404 for
 /// an unknown tenant, 400 (saying `when_empty`) for an empty body, 413 past the cap.
 fn tenant_upload(
@@ -219,11 +238,7 @@ fn tenant_upload(
     body: Result<Bytes, BytesRejection>,
     when_empty: &str,
 ) -> Result<Bytes, ClientError> {
-    if state.registry.tenant(name).is_none() {
-        return Err(ClientError::not_found(format!(
-            "there is no tenant named {name:?}"
-        )));
-    }
+    known_tenant(state, name)?;
     match body_bytes(body, MAX_UPLOAD_BYTES)? {
         bytes if !bytes.is_empty() => Ok(bytes),
         _ => Err(ClientError::bad_request(when_empty)),
@@ -351,9 +366,8 @@ async fn promote_shadow(State(state): State<AdminState>, Path(name): Path<String
 
 /// A tenant's events, newest first, with their delivery state.
 async fn list_events(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
-    if state.registry.tenant(&name).is_none() {
-        return ClientError::not_found(format!("there is no tenant named {name:?}"))
-            .into_response();
+    if let Err(error) = known_tenant(&state, &name) {
+        return error.into_response();
     }
     let delivery = state.delivery.clone();
     let tenant = name.clone();
@@ -362,11 +376,7 @@ async fn list_events(State(state): State<AdminState>, Path(name): Path<String>) 
             events.reverse();
             Reply::json(200, json!({ "tenant": name, "events": events })).into_response()
         }
-        _ => Reply::json(
-            503,
-            json!({ "error": "storage_failed", "message": "the outbox could not be read" }),
-        )
-        .into_response(),
+        _ => outbox_failed("read"),
     }
 }
 
@@ -375,9 +385,8 @@ async fn resend_event(
     State(state): State<AdminState>,
     Path((name, id)): Path<(String, String)>,
 ) -> Response {
-    if state.registry.tenant(&name).is_none() {
-        return ClientError::not_found(format!("there is no tenant named {name:?}"))
-            .into_response();
+    if let Err(error) = known_tenant(&state, &name) {
+        return error.into_response();
     }
     if !state.delivery.serves(&name) {
         return Reply::json(
@@ -398,10 +407,6 @@ async fn resend_event(
         Ok(Ok(None)) => {
             ClientError::not_found(format!("tenant {name:?} has no event {id:?}")).into_response()
         }
-        _ => Reply::json(
-            503,
-            json!({ "error": "storage_failed", "message": "the outbox could not be written" }),
-        )
-        .into_response(),
+        _ => outbox_failed("written"),
     }
 }
