@@ -12,6 +12,7 @@ use anyhow::Context;
 use serde::Deserialize;
 
 use crate::engine::EngineSettings;
+use crate::fleet::StoreSettings;
 use crate::records::DecisionLogSettings;
 use crate::server::HttpSettings;
 use crate::server::admin::AdminSettings;
@@ -50,6 +51,10 @@ pub struct Config {
     /// The admin API; absent = no admin listener.
     #[serde(default)]
     pub admin: Option<AdminSettings>,
+    /// Where versions, tenant state and events live: the state directory (default) or a
+    /// PostgreSQL database a fleet of hosts shares.
+    #[serde(default)]
+    pub store: StoreSettings,
     /// A directory watched for `<tenant>.wasm` deploys; absent = none.
     #[serde(default)]
     pub watch: Option<WatchSettings>,
@@ -90,6 +95,7 @@ impl Config {
     }
 
     fn validate(&self) -> anyhow::Result<()> {
+        self.store.validate()?;
         anyhow::ensure!(
             !self.tenants.is_empty(),
             "`tenants`: at least one tenant is needed"

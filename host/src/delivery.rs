@@ -20,13 +20,13 @@ use tokio::sync::Notify;
 
 use crate::metrics::Metrics;
 use crate::protocols::now_ms;
-use crate::records::outbox::{self, Destination, Event, Outbox, State};
+use crate::records::outbox::{self, Destination, Due, Event, EventStore, State};
 use crate::tenants::{Registry, Tenant};
 
 /// The events of every tenant, and the workers that deliver them. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Delivery {
-    outbox: Outbox,
+    outbox: Arc<dyn EventStore>,
     /// Wakes a tenant's worker when an event arrives or is sent again.
     wakers: Arc<BTreeMap<String, Arc<Notify>>>,
     registry: Arc<Registry>,
@@ -40,7 +40,11 @@ pub struct NotStored(#[from] std::io::Error);
 
 impl Delivery {
     /// Deliveries from `outbox` to the tenants of `registry` that have an endpoint.
-    pub fn new(outbox: Outbox, registry: Arc<Registry>, metrics: Arc<Metrics>) -> Delivery {
+    pub fn new(
+        outbox: Arc<dyn EventStore>,
+        registry: Arc<Registry>,
+        metrics: Arc<Metrics>,
+    ) -> Delivery {
         let wakers = registry
             .tenants()
             .filter(|tenant| tenant.events.is_some())
@@ -69,15 +73,18 @@ impl Delivery {
     }
 
     /// Takes a recorded event of `tenant`: when it is one a merchant receives and the
-    /// tenant has an endpoint, it is stored, synced to disk, before this returns.
-    pub fn take(&self, tenant: &Tenant, record: &serde_json::Value) -> Result<(), NotStored> {
+    /// tenant has an endpoint, it is stored durably before this returns.
+    pub async fn take(&self, tenant: &Tenant, record: &serde_json::Value) -> Result<(), NotStored> {
         let (Some(kind), Some(waker)) = (
             outbox::delivered_kind(record),
             self.wakers.get(&tenant.name),
         ) else {
             return Ok(());
         };
-        self.outbox.enqueue(&tenant.name, kind, record, now_ms())?;
+        let (outbox, name, record) = (self.outbox.clone(), tenant.name.clone(), record.clone());
+        tokio::task::spawn_blocking(move || outbox.enqueue(&name, kind, &record, now_ms()))
+            .await
+            .map_err(std::io::Error::other)??;
         waker.notify_one();
         Ok(())
     }
@@ -106,7 +113,12 @@ impl Delivery {
 
 /// Delivers one tenant's events until the process ends: every due one, then sleeps
 /// until the next is due or a new one arrives.
-async fn worker(outbox: Outbox, tenant: Arc<Tenant>, waker: Arc<Notify>, metrics: Arc<Metrics>) {
+async fn worker(
+    outbox: Arc<dyn EventStore>,
+    tenant: Arc<Tenant>,
+    waker: Arc<Notify>,
+    metrics: Arc<Metrics>,
+) {
     let Some(destination) = tenant.events.clone() else {
         return;
     };
@@ -125,32 +137,22 @@ async fn worker(outbox: Outbox, tenant: Arc<Tenant>, waker: Arc<Notify>, metrics
     loop {
         let read = {
             let (outbox, name) = (outbox.clone(), tenant.name.clone());
-            tokio::task::spawn_blocking(move || outbox.events(&name)).await
+            // Long enough for every event taken to be attempted once.
+            let hold = destination.timeout * 12 + Duration::from_secs(30);
+            tokio::task::spawn_blocking(move || outbox.take_due(&name, now_ms(), hold)).await
         };
-        let pending: Vec<Event> = match read {
-            Ok(Ok(events)) => events
-                .into_iter()
-                .filter(|event| event.state == State::Pending)
-                .collect(),
+        let due = match read {
+            Ok(Ok(due)) => due,
             Ok(Err(error)) => {
                 tracing::error!(tenant = %tenant.name, %error, "the outbox could not be read");
-                Vec::new()
+                Due::default()
             }
-            Err(_) => Vec::new(),
+            Err(_) => Due::default(),
         };
-        let now = now_ms();
         // The earliest attempt still due, and how many events wait for one.
-        let mut next_due: Option<u64> = None;
-        let mut still_pending = 0;
-        let mut due_at = |at: u64| {
-            next_due = Some(next_due.map_or(at, |due: u64| due.min(at)));
-            still_pending += 1;
-        };
-        for mut event in pending {
-            if event.next_attempt_ms > now {
-                due_at(event.next_attempt_ms);
-                continue;
-            }
+        let mut next_due = due.next_ms;
+        let mut still_pending = due.pending - due.events.len();
+        for mut event in due.events {
             let result = attempt(&client, &destination, &tenant.name, &event).await;
             let outcome = settle(&mut event, &destination, result, now_ms());
             metrics.event_delivery(&tenant.name, outcome);
@@ -162,11 +164,17 @@ async fn worker(outbox: Outbox, tenant: Arc<Tenant>, waker: Arc<Notify>, metrics
                 tracing::error!(tenant = %tenant.name, event = %event.id, "the delivery state could not be saved");
             }
             if event.state == State::Pending {
-                due_at(event.next_attempt_ms);
+                next_due = Some(
+                    next_due.map_or(event.next_attempt_ms, |due| due.min(event.next_attempt_ms)),
+                );
+                still_pending += 1;
             }
         }
         metrics.events_pending(&tenant.name, still_pending);
-        let wait = next_due.map(|due| Duration::from_millis(due.saturating_sub(now_ms())));
+        let mut wait = next_due.map(|due| Duration::from_millis(due.saturating_sub(now_ms())));
+        if let Some(recheck) = outbox.recheck() {
+            wait = Some(wait.map_or(recheck, |wait| wait.min(recheck)));
+        }
         match wait {
             Some(wait) => {
                 tokio::select! {

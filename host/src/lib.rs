@@ -34,6 +34,8 @@ pub mod records;
 
 pub mod tenants;
 
+pub mod fleet;
+
 pub mod delivery;
 pub mod metrics;
 pub mod shadow;

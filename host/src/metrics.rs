@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry as MetricRegistry;
 
 use crate::decide::Decisions;
+use crate::fleet::Convergence;
 use crate::records::DecisionLog;
 use crate::tenants::{ActivationError, Registry};
 
@@ -289,9 +290,15 @@ impl Metrics {
             .set(i64::try_from(pending).unwrap_or(i64::MAX));
     }
 
-    /// Everything, with the active version of every tenant of `tenants` and the lines
-    /// `decision_log` dropped because its writer fell behind.
-    pub fn render(&self, tenants: &Registry, decision_log: &DecisionLog) -> String {
+    /// Everything, with the active version of every tenant of `tenants`, the lines
+    /// `decision_log` dropped because its writer fell behind, and, on a fleet, this
+    /// host's view of its convergence.
+    pub fn render(
+        &self,
+        tenants: &Registry,
+        decision_log: &DecisionLog,
+        fleet: Option<&Convergence>,
+    ) -> String {
         let mut out = String::new();
         let mut active = MetricRegistry::default();
         let versions = Family::<VersionLabels, Gauge>::default();
@@ -313,6 +320,47 @@ impl Metrics {
             "Decision log lines dropped because the writer fell behind",
             ConstCounter::new(decision_log.dropped()),
         );
+        if let Some(fleet) = fleet {
+            let refused = Family::<TenantLabels, Gauge>::default();
+            for tenant in tenants.tenants() {
+                refused
+                    .get_or_create(&TenantLabels {
+                        tenant: tenant.name.clone(),
+                    })
+                    .set(i64::from(tenant.refused().is_some()));
+            }
+            active.register(
+                "rulegate_store_refused_version",
+                "Whether this host refuses the store's version of a tenant and serves its last good one (1)",
+                refused,
+            );
+            let reachable = Gauge::<i64>::default();
+            reachable.set(i64::from(fleet.reachable()));
+            active.register(
+                "rulegate_store_reachable",
+                "Whether the shared store answered this host's last look (1) or not (0)",
+                reachable,
+            );
+            let staleness = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+            staleness.set(fleet.staleness().as_secs_f64());
+            active.register(
+                "rulegate_store_confirmed_age_seconds",
+                "Time since this host last confirmed the shared store's state",
+                staleness,
+            );
+            let behind = Gauge::<i64>::default();
+            behind.set(i64::try_from(fleet.hosts_behind()).unwrap_or(i64::MAX));
+            active.register(
+                "rulegate_fleet_hosts_behind",
+                "Live hosts of the fleet serving an older generation than the store's, at this host's last look",
+                behind,
+            );
+            active.register(
+                "rulegate_store_sync_errors",
+                "Looks at the shared store that failed",
+                ConstCounter::new(fleet.sync_errors()),
+            );
+        }
         // Writing to a String cannot fail.
         let _ = prometheus_text::encode(&mut out, &self.registry);
         let _ = prometheus_text::encode(&mut out, &active);

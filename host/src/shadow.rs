@@ -146,6 +146,7 @@ impl ShadowRunner {
                     latency_us: usage.elapsed.as_micros() as u64,
                     outcome: result.to_string(),
                     shadow_of: Some(live_module),
+                    host: None,
                 });
             }
         });

@@ -7,6 +7,7 @@ pub mod config;
 pub mod fake_klix;
 pub mod http;
 pub mod merchant;
+pub mod postgres;
 pub mod routes;
 pub mod server;
 

@@ -10,12 +10,12 @@ use rulegate::config::Config;
 use rulegate::delivery::Delivery;
 use rulegate::engine::{Engine, Executor};
 use rulegate::metrics::Metrics;
-use rulegate::records::{DecisionLog, Journal, Outbox};
+use rulegate::records::{DecisionLog, FileOutbox, Journal};
 use rulegate::secret::Secret;
 use rulegate::server::admin::{self, AdminState};
 use rulegate::server::{self, AppState, Services};
 use rulegate::shadow::ShadowRunner;
-use rulegate::tenants::{ModuleStore, Registry};
+use rulegate::tenants::{FileStore, Registry};
 use tower::ServiceExt;
 
 /// The callback router and the admin router of a configuration, with their state
@@ -37,21 +37,27 @@ impl Routers {
         let config =
             Config::parse(config, "the test configuration").expect("a valid configuration");
         let engine = Engine::new(config.engine.clone(), None).expect("the engine");
-        let store = ModuleStore::open(&dir.path().join("state")).expect("the module store");
-        let registry =
-            Arc::new(Registry::load(&config.tenants, &engine, store).expect("the tenants load"));
+        let store = FileStore::open(&dir.path().join("state")).expect("the module store");
+        let registry = Arc::new(
+            Registry::load(&config.tenants, &engine, Arc::new(store), "test-host")
+                .expect("the tenants load"),
+        );
         let metrics = Arc::new(Metrics::default());
-        let outbox = Outbox::open(&dir.path().join("state")).expect("the outbox");
+        let outbox = FileOutbox::open(&dir.path().join("state")).expect("the outbox");
+        let outbox = Arc::new(outbox);
         let delivery = Delivery::new(outbox, registry.clone(), metrics.clone());
         let state = AppState::new(Services {
             registry: registry.clone(),
             executor: Executor::new(4),
-            journal: Journal::open(&dir.path().join("events.jsonl")).expect("the journal"),
+            journal: Arc::new(
+                Journal::open(&dir.path().join("events.jsonl")).expect("the journal"),
+            ),
             max_body_bytes: config.max_body_bytes,
             metrics: metrics.clone(),
             decision_log: DecisionLog::disabled(),
             shadow: ShadowRunner::default(),
             delivery: delivery.clone(),
+            convergence: None,
         });
         let admin = admin::router(AdminState {
             registry,
@@ -59,6 +65,7 @@ impl Routers {
             decision_log: DecisionLog::disabled(),
             delivery,
             token: Arc::new(Secret::new(token)),
+            fleet: None,
         });
         Routers {
             callbacks: server::router(state),

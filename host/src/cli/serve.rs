@@ -11,12 +11,13 @@ use clap::Args;
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::engine::{ArtifactCache, Engine, Executor};
+use crate::fleet::{Convergence, Fleet, Follower, Postgres, StoreKind};
 use crate::metrics::Metrics;
-use crate::records::{DecisionLog, Journal, Outbox};
+use crate::records::{DecisionLog, EventStore, FileOutbox, Journal, Recorder};
 use crate::server::admin::{self, AdminState};
 use crate::server::{self, AppState, Services};
 use crate::shadow::ShadowRunner;
-use crate::tenants::{ModuleStore, Registry};
+use crate::tenants::{FileStore, Registry, Store};
 use crate::watch;
 
 /// Arguments of `rulegate serve`.
@@ -48,16 +49,20 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let cache = ArtifactCache::open(config.state_dir.join("cache"))
         .context("opening the artifact cache")?;
     let engine = Engine::new(config.engine.clone(), Some(cache))?;
-    let store = ModuleStore::open(&config.state_dir).context("opening the module store")?;
-    let registry = Registry::load(&config.tenants, &engine, store)?;
-    let events = config.state_dir.join("events.jsonl");
-    let journal = Journal::open(&events)
-        .with_context(|| format!("opening the event journal {}", events.display()))?;
-    let decision_log = DecisionLog::open(&config.decision_log, &config.state_dir)
+    let host = config.store.host_id();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let Stores {
+        store,
+        outbox,
+        journal,
+        fleet,
+    } = open_stores(&config, &runtime, &host)?;
+    let registry = Arc::new(Registry::load(&config.tenants, &engine, store, &host)?);
+    let decision_log = DecisionLog::open(&config.decision_log, &config.state_dir, &host)
         .context("opening the decision log")?;
-    let registry = Arc::new(registry);
     let metrics = Arc::new(Metrics::default());
-    let outbox = Outbox::open(&config.state_dir).context("opening the outbox")?;
     let delivery = Delivery::new(outbox, registry.clone(), metrics.clone());
     let state = AppState::new(Services {
         registry: registry.clone(),
@@ -70,6 +75,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         decision_log: decision_log.clone(),
         shadow: ShadowRunner::default(),
         delivery: delivery.clone(),
+        convergence: fleet.as_ref().map(|fleet| fleet.convergence.clone()),
     });
     let address = args.listen.unwrap_or(config.listen);
     let admin = config
@@ -86,14 +92,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 decision_log: decision_log.clone(),
                 delivery: delivery.clone(),
                 token: Arc::new(token),
+                fleet: fleet.clone(),
             };
             Ok((args.admin_listen.unwrap_or(admin.listen), state))
         })
         .transpose()?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     let http = config.http;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(address)
@@ -117,6 +121,16 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         // Events stored before a restart, or a crash, are delivered now.
         delivery.start();
+        if let Some(fleet) = fleet {
+            Follower {
+                store: fleet.store,
+                registry: registry.clone(),
+                convergence: fleet.convergence,
+                poll: config.store.poll_interval(),
+                notifications: config.store.notifications,
+            }
+            .start();
+        }
         if let Some(settings) = config.watch.clone() {
             tokio::spawn(watch::watch(settings, registry, metrics));
         }
@@ -136,6 +150,72 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     decision_log.flush(std::time::Duration::from_secs(5));
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where the registry, the merchants' events and the journal live.
+struct Stores {
+    store: Arc<dyn Store>,
+    outbox: Arc<dyn EventStore>,
+    journal: Arc<dyn Recorder>,
+    fleet: Option<Fleet>,
+}
+
+/// The state directory's stores, or all three in the fleet's shared store.
+fn open_stores(
+    config: &Config,
+    runtime: &tokio::runtime::Runtime,
+    host: &str,
+) -> anyhow::Result<Stores> {
+    Ok(match config.store.kind {
+        StoreKind::Files => {
+            let events = config.state_dir.join("events.jsonl");
+            Stores {
+                store: Arc::new(
+                    FileStore::open(&config.state_dir).context("opening the module store")?,
+                ),
+                outbox: Arc::new(
+                    FileOutbox::open(&config.state_dir).context("opening the outbox")?,
+                ),
+                journal: Arc::new(
+                    Journal::open(&events).with_context(|| {
+                        format!("opening the event journal {}", events.display())
+                    })?,
+                ),
+                fleet: None,
+            }
+        }
+        StoreKind::Postgres => {
+            let url = config
+                .store
+                .url
+                .as_ref()
+                .context("`store.url` is needed")?
+                .resolve("store.url")?;
+            let postgres = runtime.block_on(Postgres::connect(
+                url.expose(),
+                config.store.pool_size,
+                host.to_string(),
+                config.store.poll_interval(),
+            ))?;
+            tracing::info!(store = %postgres.describe(), %host, "sharing the fleet's store");
+            let fleet = Fleet {
+                store: postgres.clone(),
+                convergence: Arc::new(Convergence::new(
+                    config
+                        .store
+                        .max_staleness_ms
+                        .map(std::time::Duration::from_millis),
+                )),
+                poll: config.store.poll_interval(),
+            };
+            Stores {
+                store: Arc::new(postgres.clone()),
+                outbox: Arc::new(postgres.clone()),
+                journal: Arc::new(postgres),
+                fleet: Some(fleet),
+            }
+        }
+    })
 }
 
 fn init_tracing(json: bool) {

@@ -141,6 +141,9 @@ pub struct Record {
     /// decisions are the candidate's and were never sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow_of: Option<String>,
+    /// The host that answered (every line carries it; [`DecisionLog`] writes it).
+    #[serde(default, skip_serializing)]
+    pub host: Option<String>,
 }
 
 fn logged<T: Serialize>(resolved: &Resolved<T>) -> LoggedDecision {
@@ -223,6 +226,15 @@ pub struct DecisionLog {
     sender: Option<SyncSender<Message>>,
     redact: Arc<Vec<Redact>>,
     dropped: Arc<AtomicU64>,
+    host: Arc<str>,
+}
+
+/// A line of the log: the host, then the record.
+#[derive(Serialize)]
+struct Line<'a> {
+    host: &'a str,
+    #[serde(flatten)]
+    record: &'a Record,
 }
 
 enum Message {
@@ -237,11 +249,17 @@ impl DecisionLog {
             sender: None,
             redact: Arc::new(Vec::new()),
             dropped: Arc::new(AtomicU64::new(0)),
+            host: Arc::from(""),
         }
     }
 
-    /// Starts the writer for `settings`, the path resolved against `state_dir`.
-    pub fn open(settings: &DecisionLogSettings, state_dir: &Path) -> std::io::Result<DecisionLog> {
+    /// Starts the writer for `settings`, the path resolved against `state_dir`; every
+    /// line names `host`.
+    pub fn open(
+        settings: &DecisionLogSettings,
+        state_dir: &Path,
+        host: &str,
+    ) -> std::io::Result<DecisionLog> {
         if !settings.enabled {
             return Ok(DecisionLog::disabled());
         }
@@ -264,6 +282,7 @@ impl DecisionLog {
             sender: Some(sender),
             redact: Arc::new(settings.redact.clone()),
             dropped: Arc::new(AtomicU64::new(0)),
+            host: Arc::from(host),
         })
     }
 
@@ -285,7 +304,11 @@ impl DecisionLog {
     /// Queues a record; never blocks.
     pub fn write(&self, record: &Record) {
         let Some(sender) = &self.sender else { return };
-        let Ok(line) = serde_json::to_string(record) else {
+        let line = Line {
+            host: &self.host,
+            record,
+        };
+        let Ok(line) = serde_json::to_string(&line) else {
             return;
         };
         if let Err(TrySendError::Full(_)) = sender.try_send(Message::Line(line)) {
@@ -405,7 +428,7 @@ mod tests {
             keep: 2,
             ..DecisionLogSettings::default()
         };
-        let log = DecisionLog::open(&settings, dir.path()).unwrap();
+        let log = DecisionLog::open(&settings, dir.path(), "host-a").unwrap();
         let cart = empty_cart(Platform::Kco, "EUR", 0);
         for n in 0..7 {
             log.write(&Record {
@@ -423,12 +446,15 @@ mod tests {
                 latency_us: 0,
                 outcome: "ok".into(),
                 shadow_of: None,
+                host: None,
             });
         }
         log.flush(Duration::from_secs(5));
         let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
         // Each record is longer than 100 bytes: one per file.
         assert!(read("decisions.jsonl").contains("\"time_ms\":6"));
+        let line: Record = serde_json::from_str(read("decisions.jsonl").trim()).unwrap();
+        assert_eq!(line.host.as_deref(), Some("host-a"));
         assert!(read("decisions.jsonl.1").contains("\"time_ms\":5"));
         assert!(read("decisions.jsonl.2").contains("\"time_ms\":4"));
         assert!(!dir.path().join("decisions.jsonl.3").exists());

@@ -9,7 +9,15 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-/// Where events are recorded. Cheap to clone.
+/// Where recorded events go: this journal, or a fleet's shared store.
+pub trait Recorder: Send + Sync + std::fmt::Debug {
+    /// Records `event` of `tenant`. A failure is logged, never propagated: the
+    /// platform's answer does not depend on it. Never blocks on I/O longer than a local
+    /// append.
+    fn record(&self, tenant: &str, event: &Value);
+}
+
+/// The journal file of one host. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Journal {
     file: Arc<Mutex<File>>,
@@ -26,11 +34,19 @@ impl Journal {
             file: Arc::new(Mutex::new(file)),
         })
     }
+}
 
-    /// Appends `event` as one line. A failed write is logged, never propagated: the
-    /// platform's answer does not depend on it.
-    pub fn record(&self, event: &Value) {
-        let mut line = event.to_string();
+impl Recorder for Journal {
+    /// Appends `event` as one line, with its tenant.
+    fn record(&self, tenant: &str, event: &Value) {
+        let mut line = match event {
+            Value::Object(fields) => {
+                let mut fields = fields.clone();
+                fields.insert("tenant".into(), Value::String(tenant.to_string()));
+                Value::Object(fields).to_string()
+            }
+            other => other.to_string(),
+        };
         line.push('\n');
         let written = match self.file.lock() {
             Ok(mut file) => file.write_all(line.as_bytes()),
@@ -51,15 +67,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("state/events.jsonl");
         let journal = Journal::open(&path).unwrap();
-        journal.record(&serde_json::json!({"event": "push", "order_id": "a"}));
-        Journal::open(&path)
-            .unwrap()
-            .record(&serde_json::json!({"event": "push", "order_id": "b"}));
+        journal.record(
+            "shop",
+            &serde_json::json!({"event": "push", "order_id": "a"}),
+        );
+        Journal::open(&path).unwrap().record(
+            "shop",
+            &serde_json::json!({"event": "push", "order_id": "b"}),
+        );
         let text = std::fs::read_to_string(&path).unwrap();
         let ids: Vec<String> = text
             .lines()
             .map(|line| serde_json::from_str::<Value>(line).unwrap()["order_id"].to_string())
             .collect();
         assert_eq!(ids, ["\"a\"", "\"b\""]);
+        assert!(
+            text.lines()
+                .all(|line| line.contains("\"tenant\":\"shop\""))
+        );
     }
 }

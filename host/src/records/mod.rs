@@ -10,5 +10,5 @@ pub mod journal;
 pub mod outbox;
 
 pub use decision_log::{DecisionLog, DecisionLogSettings, LoggedDecision, Record, Redact};
-pub use journal::Journal;
-pub use outbox::Outbox;
+pub use journal::{Journal, Recorder};
+pub use outbox::{EventStore, FileOutbox};

@@ -3,8 +3,9 @@
 //! before the platform gets its 200, and stays there with its delivery state until
 //! it is delivered, so a crash at any moment loses none.
 //!
-//! One file per event, `state_dir/outbox/<tenant>/<id>.json`, written whole
-//! ([`crate::durable`]). An event's id is derived from the tenant and the platform's
+//! [`EventStore`] is the seam: [`FileOutbox`] keeps one file per event,
+//! `state_dir/outbox/<tenant>/<id>.json`, written whole ([`crate::durable`]), for one
+//! host; a fleet keeps them in its shared store. An event's id is derived from the tenant and the platform's
 //! record without its arrival time, so a platform's retry of the same notification is
 //! the same event, stored and delivered once.
 
@@ -160,9 +161,47 @@ impl Event {
     }
 }
 
-/// The outbox under `state_dir/outbox`. Cheap to clone.
+/// The due events of a tenant, taken for delivery.
+#[derive(Debug, Default)]
+pub struct Due {
+    /// Events due now, taken by this host until it saves them.
+    pub events: Vec<Event>,
+    /// When the earliest event not due yet is due.
+    pub next_ms: Option<u64>,
+    /// Pending events in all, due or not.
+    pub pending: usize,
+}
+
+/// Where events and their delivery state are stored. Blocking: call it off the async
+/// executor.
+pub trait EventStore: Send + Sync + std::fmt::Debug {
+    /// Stores `record` of `kind` for `tenant`, durably, unless the same event is stored
+    /// already; returns its id.
+    fn enqueue(
+        &self,
+        tenant: &str,
+        kind: String,
+        record: &Value,
+        now_ms: u64,
+    ) -> std::io::Result<String>;
+    /// Every stored event of `tenant`, oldest first.
+    fn events(&self, tenant: &str) -> std::io::Result<Vec<Event>>;
+    /// Takes the due pending events of `tenant` for delivery: no other worker gets
+    /// them until they are saved or `hold` has passed.
+    fn take_due(&self, tenant: &str, now_ms: u64, hold: Duration) -> std::io::Result<Due>;
+    /// Saves `event`'s new delivery state and ends its take.
+    fn save(&self, tenant: &str, event: &Event) -> std::io::Result<()>;
+    /// Makes the event `id` of `tenant` pending again, due now; `None` when there is
+    /// no such event.
+    fn resend(&self, tenant: &str, id: &str, now_ms: u64) -> std::io::Result<Option<Event>>;
+    /// How often a worker looks for events without being woken: other hosts store
+    /// events too when the store is shared (`None`: only this host does).
+    fn recheck(&self) -> Option<Duration>;
+}
+
+/// The outbox under `state_dir/outbox`, for one host. Cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Outbox {
+pub struct FileOutbox {
     dir: PathBuf,
     /// Serialises writes of one tenant's events (enqueue, delivery updates, resend).
     lock: Arc<Mutex<()>>,
@@ -191,10 +230,10 @@ pub fn event_id(tenant: &str, record: &Value) -> String {
     format!("evt_{}", &hex::encode(digest)[..32])
 }
 
-impl Outbox {
+impl FileOutbox {
     /// Opens (creating) the outbox under `state_dir`, and removes the partial files
     /// a crash left behind.
-    pub fn open(state_dir: &Path) -> std::io::Result<Outbox> {
+    pub fn open(state_dir: &Path) -> std::io::Result<FileOutbox> {
         let dir = state_dir.join("outbox");
         std::fs::create_dir_all(&dir)?;
         for entry in std::fs::read_dir(&dir)? {
@@ -203,7 +242,7 @@ impl Outbox {
                 remove_partial(&path)?;
             }
         }
-        Ok(Outbox {
+        Ok(FileOutbox {
             dir,
             lock: Arc::new(Mutex::new(())),
         })
@@ -221,9 +260,27 @@ impl Outbox {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Stores `record` of `kind` for `tenant`, synced to disk, unless the same event is
-    /// stored already; returns its id.
-    pub fn enqueue(
+    fn prune(&self, tenant: &str) -> std::io::Result<()> {
+        let mut delivered: BTreeMap<(u64, String), PathBuf> = BTreeMap::new();
+        let events = self.events(tenant)?;
+        let dir = self.tenant_dir(tenant)?;
+        for event in events
+            .into_iter()
+            .filter(|event| event.state == State::Delivered)
+        {
+            let path = dir.join(format!("{}.json", event.id));
+            delivered.insert((event.delivered_ms.unwrap_or(0), event.id), path);
+        }
+        let excess = delivered.len().saturating_sub(KEEP_DELIVERED);
+        for path in delivered.into_values().take(excess) {
+            std::fs::remove_file(path)?;
+        }
+        Ok(())
+    }
+}
+
+impl EventStore for FileOutbox {
+    fn enqueue(
         &self,
         tenant: &str,
         kind: String,
@@ -255,8 +312,7 @@ impl Outbox {
         Ok(id)
     }
 
-    /// Every stored event of `tenant`, oldest first.
-    pub fn events(&self, tenant: &str) -> std::io::Result<Vec<Event>> {
+    fn events(&self, tenant: &str) -> std::io::Result<Vec<Event>> {
         let dir = self.tenant_dir(tenant)?;
         let mut events = Vec::new();
         for entry in std::fs::read_dir(&dir)? {
@@ -276,41 +332,20 @@ impl Outbox {
         Ok(events)
     }
 
-    /// Saves `event`'s new delivery state; after a delivery, prunes the oldest
-    /// delivered events past the number kept.
-    pub fn save(&self, tenant: &str, event: &Event) -> std::io::Result<()> {
-        let _guard = self.guard();
+    /// After a delivery, prunes the oldest delivered events past the number kept.
+    fn save(&self, tenant: &str, event: &Event) -> std::io::Result<()> {
+        let guard = self.guard();
         let dir = self.tenant_dir(tenant)?;
         let path = dir.join(format!("{}.json", event.id));
         write_atomic(&dir, &path, &serde_json::to_vec_pretty(event)?)?;
         if event.state == State::Delivered {
-            drop(_guard);
+            drop(guard);
             self.prune(tenant)?;
         }
         Ok(())
     }
 
-    fn prune(&self, tenant: &str) -> std::io::Result<()> {
-        let mut delivered: BTreeMap<(u64, String), PathBuf> = BTreeMap::new();
-        let events = self.events(tenant)?;
-        let dir = self.tenant_dir(tenant)?;
-        for event in events
-            .into_iter()
-            .filter(|event| event.state == State::Delivered)
-        {
-            let path = dir.join(format!("{}.json", event.id));
-            delivered.insert((event.delivered_ms.unwrap_or(0), event.id), path);
-        }
-        let excess = delivered.len().saturating_sub(KEEP_DELIVERED);
-        for path in delivered.into_values().take(excess) {
-            std::fs::remove_file(path)?;
-        }
-        Ok(())
-    }
-
-    /// Makes the event `id` of `tenant` pending again, due now; `None` when there is
-    /// no such event.
-    pub fn resend(&self, tenant: &str, id: &str, now_ms: u64) -> std::io::Result<Option<Event>> {
+    fn resend(&self, tenant: &str, id: &str, now_ms: u64) -> std::io::Result<Option<Event>> {
         let Some(mut event) = self
             .events(tenant)?
             .into_iter()
@@ -326,6 +361,28 @@ impl Outbox {
         self.save(tenant, &event)?;
         Ok(Some(event))
     }
+
+    fn take_due(&self, tenant: &str, now_ms: u64, _hold: Duration) -> std::io::Result<Due> {
+        let mut due = Due::default();
+        for event in self.events(tenant)? {
+            if event.state != State::Pending {
+                continue;
+            }
+            due.pending += 1;
+            if event.next_attempt_ms <= now_ms {
+                due.events.push(event);
+            } else {
+                due.next_ms = Some(due.next_ms.map_or(event.next_attempt_ms, |at: u64| {
+                    at.min(event.next_attempt_ms)
+                }));
+            }
+        }
+        Ok(due)
+    }
+
+    fn recheck(&self) -> Option<Duration> {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -337,7 +394,7 @@ mod tests {
     #[test]
     fn a_retried_notification_is_one_event() {
         let dir = tempfile::tempdir().unwrap();
-        let outbox = Outbox::open(dir.path()).unwrap();
+        let outbox = FileOutbox::open(dir.path()).unwrap();
         let push = |at: u64| json!({"platform": "kco", "event": "push", "order_id": "o-1", "received_at_ms": at});
         assert_eq!(delivered_kind(&push(1)).as_deref(), Some("kco.push"));
         assert_eq!(

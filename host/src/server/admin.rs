@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::http::body_bytes;
 use super::{healthz, ready};
 use crate::delivery::Delivery;
+use crate::fleet::Fleet;
 use crate::metrics::Metrics;
 use crate::protocols::{ClientError, Reply, parse_json};
 use crate::records::DecisionLog;
@@ -59,12 +60,15 @@ pub struct AdminState {
     pub delivery: Delivery,
     /// The bearer token.
     pub token: Arc<Secret>,
+    /// The fleet's store, when this host shares one.
+    pub fleet: Option<Fleet>,
 }
 
 /// The admin router.
 pub fn router(state: AdminState) -> Router {
     let protected = Router::new()
         .route("/metrics", get(metrics))
+        .route("/v1/fleet", get(fleet))
         .route("/v1/tenants", get(list_tenants))
         .route("/v1/tenants/{tenant}", get(show_tenant))
         .route(
@@ -117,11 +121,15 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 }
 
 async fn readyz(State(state): State<AdminState>) -> Response {
-    ready(&state.registry)
+    let convergence = state.fleet.as_ref().map(|fleet| &*fleet.convergence);
+    ready(&state.registry, convergence)
 }
 
 async fn metrics(State(state): State<AdminState>) -> Response {
-    let body = state.metrics.render(&state.registry, &state.decision_log);
+    let convergence = state.fleet.as_ref().map(|fleet| &*fleet.convergence);
+    let body = state
+        .metrics
+        .render(&state.registry, &state.decision_log, convergence);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -138,6 +146,21 @@ fn status(tenant: &Tenant) -> Value {
         "shadow": tenant.shadow().map(|shadow| active_json(&shadow)),
         "history": tenant.history(),
     })
+}
+
+/// Every host of the fleet, what it serves and how far behind the store it is.
+async fn fleet(State(state): State<AdminState>) -> Response {
+    match &state.fleet {
+        Some(fleet) => Reply::json(200, fleet.view(&state.registry).await).into_response(),
+        None => Reply::json(
+            409,
+            json!({
+                "error": "no_fleet",
+                "message": "this host keeps its own state directory; a fleet shares `[store] kind = \"postgres\"`",
+            }),
+        )
+        .into_response(),
+    }
 }
 
 async fn list_tenants(State(state): State<AdminState>) -> Response {
@@ -350,7 +373,16 @@ async fn set_shadow(
 }
 
 async fn clear_shadow(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
-    match state.registry.clear_shadow(&name) {
+    // The store may be written: off the async executor, like every registry change.
+    let (registry, tenant) = (state.registry.clone(), name.clone());
+    let cleared = tokio::task::spawn_blocking(move || registry.clear_shadow(&tenant))
+        .await
+        .unwrap_or_else(|error| {
+            Err(ActivationError::Storage(format!(
+                "the change stopped: {error}"
+            )))
+        });
+    match cleared {
         Ok(()) => Reply::json(200, json!({ "tenant": name, "shadow": null })).into_response(),
         Err(error) => activation_reply(&state.metrics, &name, "shadow", Err(error)).into_response(),
     }

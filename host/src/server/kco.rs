@@ -95,7 +95,7 @@ async fn handle(
     let answer = kco::answer(&request, endpoint, &decider)
         .instrument(span.clone())
         .await;
-    span.in_scope(|| state.finish(&tenant, "kco", answer))
+    state.finish(&tenant, "kco", answer).instrument(span).await
 }
 
 fn refused(tenant: &str, callback: &str, error: ClientError) -> Response {

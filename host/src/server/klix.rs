@@ -84,5 +84,5 @@ async fn handle(
     let answer = klix::answer(&request, endpoint, &decider)
         .instrument(span.clone())
         .await;
-    span.in_scope(|| state.finish(&tenant, "klix", answer))
+    state.finish(&tenant, "klix", answer).instrument(span).await
 }

@@ -68,7 +68,7 @@ async fn webhook(
         Ok(prepared) => prepared,
         Err(error) => {
             let answer = Answer::refused(messenger::WEBHOOK, error);
-            return state.finish(&tenant, "messenger", answer);
+            return state.finish(&tenant, "messenger", answer).await;
         }
     };
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
@@ -96,5 +96,8 @@ async fn webhook(
     .instrument(span.clone())
     .await;
     span.record("callback", answer.callback);
-    span.in_scope(|| state.finish(&tenant, "messenger", answer))
+    state
+        .finish(&tenant, "messenger", answer)
+        .instrument(span)
+        .await
 }

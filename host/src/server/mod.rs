@@ -30,6 +30,7 @@ use tokio::sync::watch;
 pub use listener::HttpSettings;
 pub use state::{AppState, Services};
 
+use crate::fleet::Convergence;
 use crate::tenants::Registry;
 use state::PendingRecord;
 
@@ -82,11 +83,16 @@ pub async fn healthz() -> &'static str {
 /// Readiness: every tenant has an active version (always true once serving: a tenant
 /// without one stops the start).
 async fn readyz(State(state): State<AppState>) -> Response {
-    ready(&state.registry)
+    ready(&state.registry, state.convergence.as_deref())
 }
 
-/// 200 when every tenant has an active version, else 503 naming the ones without.
-pub fn ready(registry: &Registry) -> Response {
+/// 200 when every tenant has an active version and, on a fleet with
+/// `max_staleness_ms`, this host confirmed the store's state recently enough; else 503
+/// saying why, so a load balancer drains the host.
+pub fn ready(registry: &Registry, fleet: Option<&Convergence>) -> Response {
+    if let Some(stale) = fleet.and_then(Convergence::too_stale) {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("{stale}\n")).into_response();
+    }
     let missing: Vec<String> = registry
         .tenants()
         .filter(|tenant| tenant.active().version.is_empty())

@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use crate::decide::{Decider, Decisions};
 use crate::delivery::Delivery;
 use crate::engine::Executor;
+use crate::fleet::Convergence;
 use crate::metrics::{self, Metrics};
 use crate::protocols::{self, Answer, ClientError};
-use crate::records::Journal;
+use crate::records::Recorder;
 use crate::records::decision_log::{self, DecisionLog, Record};
 use crate::shadow::{Live, ShadowRunner};
 use crate::tenants::{Active, Registry, Tenant};
@@ -45,7 +46,7 @@ pub struct Services {
     /// Bounds the rule calls in flight.
     pub executor: Executor,
     /// Where events (KCO pushes, ...) are recorded.
-    pub journal: Journal,
+    pub journal: Arc<dyn Recorder>,
     /// The largest request body accepted.
     pub max_body_bytes: usize,
     /// Counters and histograms for `/metrics`.
@@ -56,6 +57,8 @@ pub struct Services {
     pub shadow: ShadowRunner,
     /// Takes the events merchants receive, and delivers them.
     pub delivery: Delivery,
+    /// This host's convergence with the fleet's store, when it shares one.
+    pub convergence: Option<Arc<Convergence>>,
 }
 
 /// What `finish` leaves on a callback's response for the timing layer, which alone
@@ -97,12 +100,17 @@ impl Services {
 
     /// The end of every callback handler: record the answer's events, log and count
     /// it, hand its decisions to the tenant's shadow candidate, and send the reply.
-    pub fn finish(&self, tenant: &Tenant, platform: &'static str, mut answer: Answer) -> Response {
+    pub async fn finish(
+        &self,
+        tenant: &Tenant,
+        platform: &'static str,
+        mut answer: Answer,
+    ) -> Response {
         for event in &answer.events {
-            self.journal.record(event);
-            // The platform gets its 200 only once the event is on disk: without one, it
+            self.journal.record(&tenant.name, event);
+            // The platform gets its 200 only once the event is stored: without one, it
             // sends the event again.
-            if let Err(error) = self.delivery.take(tenant, event) {
+            if let Err(error) = self.delivery.take(tenant, event).await {
                 tracing::error!(tenant = %tenant.name, platform, %error, "an event for the merchant could not be stored");
                 answer.reply = ClientError {
                     status: 503,
@@ -162,6 +170,7 @@ impl Services {
                     latency_us: 0,
                     outcome: metrics::outcome(status, Some(decisions)).to_string(),
                     shadow_of: None,
+                    host: None,
                 }
             })
         });

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::ActivationError;
-use super::store::ModuleStore;
+use super::store::Store;
 use super::tenant::Tenant;
 use crate::engine::{Engine, Limits, ModuleHash, SharedRuleSet};
 use crate::model::{Cart, DecisionKind};
@@ -69,7 +69,7 @@ impl Tenant {
     pub(super) fn admit(
         &self,
         engine: &Engine,
-        store: &ModuleStore,
+        store: &dyn Store,
         candidate: Candidate<'_>,
     ) -> Result<(String, SharedRuleSet), ActivationError> {
         match candidate {
@@ -79,18 +79,14 @@ impl Tenant {
                     Some(rules) => rules,
                     None => self.gate().pass(engine, bytes)?,
                 };
-                store
-                    .put(bytes)
-                    .map_err(|error| ActivationError::Storage(error.to_string()))?;
+                store.put(bytes)?;
                 Ok((version, rules))
             }
             Candidate::Version(version) => {
                 let rules = match self.compiled(version) {
                     Some(rules) => rules,
                     None => {
-                        let bytes = store
-                            .get(version)
-                            .map_err(|_| ActivationError::UnknownVersion(version.to_string()))?;
+                        let bytes = store.get(version)?;
                         self.gate().pass(engine, &bytes)?
                     }
                 };

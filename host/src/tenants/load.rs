@@ -2,16 +2,24 @@
 //! that serves. The persisted active version is restored while the configuration still
 //! names the module it named when that version was activated; otherwise the
 //! configuration's module is activated. Both pass the same gate.
+//!
+//! A shared store is the fleet's truth: there the configuration's module is activated
+//! only when the store has never held it for the tenant (so a host still on an older
+//! configuration does not undo a newer one), and a stored version this host cannot
+//! serve is not overridden: the host serves the configuration's module meanwhile,
+//! reports the refusal, and the fleet's sync tries the stored one again.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
+
+use super::tenant::Refusal;
 
 use anyhow::Context;
 use arc_swap::{ArcSwap, ArcSwapOption};
 
 use super::gate::{Gate, smoke_carts};
 use super::source::{Module, ModuleSource};
-use super::store::{Activation, ModuleStore, TenantState};
+use super::store::{Activation, Change, Store, TenantState};
 use super::tenant::{Active, Tenant, TenantSettings, default_long_calls};
 use crate::decide::Policy;
 use crate::engine::{Engine, SharedRuleSet};
@@ -23,7 +31,8 @@ pub(super) fn tenant(
     name: &str,
     settings: &TenantSettings,
     engine: &Engine,
-    store: &ModuleStore,
+    store: &dyn Store,
+    host: Option<&str>,
 ) -> anyhow::Result<Tenant> {
     let key = format!("tenants.{name}");
     let policies = policies(settings, &key)?;
@@ -82,6 +91,7 @@ pub(super) fn tenant(
         tenant: name,
         engine,
         store,
+        host,
         gate: Gate {
             smoke: &smoke,
             limits: &settings.limits,
@@ -92,26 +102,51 @@ pub(super) fn tenant(
         },
     };
     let mut state = store
-        .tenant_state(name)
+        .state(name)
         .with_context(|| format!("reading the state of tenant {name}"))?
         .unwrap_or_default();
 
-    let persisted = state
-        .active()
-        .filter(|_| state.configured.as_deref() == Some(configured.as_str()))
-        .cloned();
-    let restored = persisted.and_then(|active| {
-        let rules = loading.restore(&active.version)?;
-        Some(Active {
-            version: active.version,
-            rules,
-            since_ms: active.at_ms,
-            via: active.via,
-        })
-    });
+    let configured_applies = if store.shared() {
+        state.active().is_none()
+            || (state.configured.as_deref() != Some(configured.as_str())
+                && !state.history.iter().any(|a| a.version == configured))
+    } else {
+        state.configured.as_deref() != Some(configured.as_str())
+    };
+    let persisted = state.active().filter(|_| !configured_applies).cloned();
+    let mut refused = None;
+    let restored = match persisted {
+        Some(activation) => match loading.restore(&activation.version) {
+            Ok(rules) => Some(Active {
+                version: activation.version,
+                rules,
+                since_ms: activation.at_ms,
+                via: activation.via,
+            }),
+            Err(reason) => {
+                refused = Some(Refusal {
+                    version: activation.version,
+                    reason,
+                    at_ms: now_ms(),
+                });
+                None
+            }
+        },
+        None => None,
+    };
     let active = match restored {
         Some(active) => active,
-        None => loading.activate_configured(&source, module, configured, &mut state)?,
+        None if store.shared() && refused.is_some() => {
+            // Serve the configuration's module without overriding the fleet's version;
+            // generation 0 makes the sync try the stored version again.
+            state.generation = 0;
+            loading.configured(&source, module, &configured)?
+        }
+        None => {
+            let active = loading.configured(&source, module, &configured)?;
+            state = loading.activate_configured(&active)?;
+            active
+        }
     };
 
     // The configuration's shadow candidate replaces the persisted one.
@@ -126,13 +161,19 @@ pub(super) fn tenant(
             .gate
             .pass(engine, &bytes)
             .map_err(|error| anyhow::anyhow!("`{key}.shadow`: {source} refused: {error}"))?;
-        state.shadow = Some(store.put(&bytes).context("storing the shadow module")?);
-        store
-            .save_tenant_state(name, &state)
-            .with_context(|| format!("saving the state of tenant {name}"))?;
+        let version = store.put(&bytes).context("storing the shadow module")?;
+        if state.shadow.as_deref() != Some(version.as_str()) {
+            let generation = state.generation;
+            state = store
+                .change(name, &Change::Shadow(Some(version)))
+                .with_context(|| format!("saving the state of tenant {name}"))?;
+            if generation == 0 {
+                state.generation = 0;
+            }
+        }
     }
     let shadow = state.shadow.clone().and_then(|version| {
-        let rules = loading.restore(&version)?;
+        let rules = loading.restore(&version).ok()?;
         Some(Arc::new(Active {
             version,
             rules,
@@ -161,7 +202,9 @@ pub(super) fn tenant(
         active: ArcSwap::from_pointee(active),
         shadow: ArcSwapOption::new(shadow),
         compiled: Mutex::new(compiled),
+        installed: ArcSwap::from_pointee(state.clone()),
         state: Mutex::new(state),
+        refused: Mutex::new(refused),
     })
 }
 
@@ -185,20 +228,22 @@ fn policies(
 struct Loading<'a> {
     tenant: &'a str,
     engine: &'a Engine,
-    store: &'a ModuleStore,
+    store: &'a dyn Store,
+    /// This host, when the store is shared.
+    host: Option<&'a str>,
     gate: Gate<'a>,
     /// The configuration's rules, when they are linked natively.
     native: Option<&'static Example>,
 }
 
 impl Loading<'_> {
-    /// The rules of a persisted `version`, through the gate; `None`, with a warning,
-    /// when it cannot be served. Native rules are their own version.
-    fn restore(&self, version: &str) -> Option<SharedRuleSet> {
+    /// The rules of a persisted `version`, through the gate, or why it cannot be
+    /// served (logged). Native rules are their own version.
+    fn restore(&self, version: &str) -> Result<SharedRuleSet, String> {
         if let Some(example) = self.native
             && Module::Native(example).version() == version
         {
-            return Some(example.native());
+            return Ok(example.native());
         }
         let restored = self
             .store
@@ -209,25 +254,21 @@ impl Loading<'_> {
                     .pass(self.engine, &bytes)
                     .map_err(|error| error.to_string())
             });
-        match restored {
-            Ok(rules) => Some(rules),
-            Err(error) => {
-                tracing::warn!(
-                    tenant = self.tenant, version, %error,
-                    "a persisted version cannot be served; it is not restored"
-                );
-                None
-            }
+        if let Err(error) = &restored {
+            tracing::warn!(
+                tenant = self.tenant, version, %error,
+                "a persisted version cannot be served; it is not restored"
+            );
         }
+        restored
     }
 
-    /// Activates the configuration's module (through the gate) and persists it.
-    fn activate_configured(
+    /// The configuration's module, through the gate, stored.
+    fn configured(
         &self,
         source: &ModuleSource,
         module: Module,
-        version: String,
-        state: &mut TenantState,
+        version: &str,
     ) -> anyhow::Result<Active> {
         let rules = match module {
             Module::Native(example) => example.native(),
@@ -242,21 +283,29 @@ impl Loading<'_> {
                 rules
             }
         };
-        let since_ms = now_ms();
-        state.configured = Some(version.clone());
-        state.push(Activation {
-            version: version.clone(),
-            at_ms: since_ms,
-            via: "config".into(),
-        });
-        self.store
-            .save_tenant_state(self.tenant, state)
-            .with_context(|| format!("saving the state of tenant {}", self.tenant))?;
         Ok(Active {
-            version,
+            version: version.to_string(),
             rules,
-            since_ms,
+            since_ms: now_ms(),
             via: "config".into(),
         })
+    }
+
+    /// Records the activation of the configuration's module `active`; returns the
+    /// tenant's new state.
+    fn activate_configured(&self, active: &Active) -> anyhow::Result<TenantState> {
+        let change = Change::Activate {
+            activation: Activation {
+                version: active.version.clone(),
+                at_ms: active.since_ms,
+                via: active.via.clone(),
+                host: self.host.map(str::to_string),
+            },
+            configured: Some(active.version.clone()),
+            clear_shadow: false,
+        };
+        self.store
+            .change(self.tenant, &change)
+            .with_context(|| format!("saving the state of tenant {}", self.tenant))
     }
 }

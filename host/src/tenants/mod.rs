@@ -7,10 +7,16 @@
 //! same gate ([`gate`]). A refused candidate never serves; the reason goes back to the
 //! operator. Versions stay compiled in memory, so a rollback is a pointer swap.
 //!
+//! A change is written to the store first, then installed: the state the store returns
+//! (or, on a fleet, a newer one another host wrote) becomes the tenant's state in
+//! memory, in generation order ([`Registry::sync`]).
+//!
 //! Files: [`tenant`] (a tenant and its table), [`source`] (where a module comes from),
 //! [`gate`] (the activation gate), [`load`] (configuration and persisted state to
-//! tenants, at start), [`store`] (versions and tenant state on disk).
+//! tenants, at start), [`store`] (the store seam and the tenant state), [`files`] (the
+//! store in the state directory).
 
+pub mod files;
 mod gate;
 mod load;
 pub mod source;
@@ -23,10 +29,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+pub use files::FileStore;
 pub use gate::Candidate;
 pub use source::{Module, ModuleSource};
-pub use store::{Activation, ModuleStore, TenantState};
-pub use tenant::{Active, Tenant, TenantSettings, default_long_calls};
+pub use store::{Activation, Change, Store, StoreError, TenantState};
+pub use tenant::{Active, Refusal, Tenant, TenantSettings, default_long_calls};
 
 use crate::engine::{Engine, SharedRuleSet};
 use crate::protocols::now_ms;
@@ -50,16 +57,27 @@ pub enum ActivationError {
     /// The candidate failed the gate.
     #[error("candidate refused: {0}")]
     Refused(String),
-    /// The state directory could not be written.
-    #[error("the state directory could not be written: {0}")]
+    /// The store could not be read or written; nothing changed.
+    #[error("the store is unavailable, nothing changed: {0}")]
     Storage(String),
+}
+
+impl From<StoreError> for ActivationError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::NotStored(version) => ActivationError::UnknownVersion(version),
+            StoreError::Unavailable(message) => ActivationError::Storage(message),
+        }
+    }
 }
 
 /// All tenants, by name, and how their versions change.
 pub struct Registry {
     tenants: BTreeMap<String, Arc<Tenant>>,
     engine: Engine,
-    store: ModuleStore,
+    store: Arc<dyn Store>,
+    /// This host, named in the activations it makes when the store is shared.
+    host: Option<String>,
 }
 
 impl fmt::Debug for Registry {
@@ -74,15 +92,17 @@ impl Registry {
     /// Loads every tenant of `settings`: the persisted active version when the
     /// configuration still names the module it named then, else the configuration's
     /// module (activated and persisted). Fails naming the tenant whose configured
-    /// module is refused.
+    /// module is refused. `host` names this host in a shared store's history.
     pub fn load(
         settings: &BTreeMap<String, TenantSettings>,
         engine: &Engine,
-        store: ModuleStore,
+        store: Arc<dyn Store>,
+        host: &str,
     ) -> anyhow::Result<Registry> {
+        let host = store.shared().then(|| host.to_string());
         let mut tenants = BTreeMap::new();
         for (name, tenant_settings) in settings {
-            let tenant = load::tenant(name, tenant_settings, engine, &store)
+            let tenant = load::tenant(name, tenant_settings, engine, &*store, host.as_deref())
                 .with_context(|| format!("loading tenant {name}"))?;
             tracing::info!(tenant = %name, version = %tenant.active().version, "tenant loaded");
             tenants.insert(name.clone(), Arc::new(tenant));
@@ -91,6 +111,7 @@ impl Registry {
             tenants,
             engine: engine.clone(),
             store,
+            host,
         })
     }
 
@@ -118,7 +139,7 @@ impl Registry {
         bytes: &[u8],
         via: &str,
     ) -> Result<Arc<Active>, ActivationError> {
-        self.make_active(tenant, Candidate::Bytes(bytes), via)
+        self.make_active(tenant, Candidate::Bytes(bytes), via, false)
     }
 
     /// Makes a stored version active again (through the gate, which is instant for a
@@ -129,15 +150,21 @@ impl Registry {
         version: &str,
         via: &str,
     ) -> Result<Arc<Active>, ActivationError> {
-        self.make_active(tenant, Candidate::Version(version), via)
+        self.make_active(tenant, Candidate::Version(version), via, false)
     }
 
-    /// Activates the version that was active before the current one.
+    /// Activates the version that was active before the current one, by the store's
+    /// history.
     pub fn rollback(&self, tenant: &str) -> Result<Arc<Active>, ActivationError> {
-        let found = self.find(tenant)?;
-        let previous = lock(&found.state)
-            .previous()
-            .map(|activation| activation.version.clone())
+        self.find(tenant)?;
+        let previous = self
+            .store
+            .state(tenant)?
+            .and_then(|state| {
+                state
+                    .previous()
+                    .map(|activation| activation.version.clone())
+            })
             .ok_or_else(|| ActivationError::NoPrevious(tenant.to_string()))?;
         self.activate(tenant, &previous, "rollback")
     }
@@ -147,11 +174,33 @@ impl Registry {
         tenant: &str,
         candidate: Candidate<'_>,
         via: &str,
+        clear_shadow: bool,
     ) -> Result<Arc<Active>, ActivationError> {
         let tenant = self.find(tenant)?;
         let mut state = lock(&tenant.state);
-        let (version, rules) = tenant.admit(&self.engine, &self.store, candidate)?;
-        self.commit(tenant, &mut state, version, rules, via)
+        let (version, rules) = tenant.admit(&self.engine, &*self.store, candidate)?;
+        let activation = Activation {
+            version: version.clone(),
+            at_ms: now_ms(),
+            via: via.to_string(),
+            host: self.host.clone(),
+        };
+        let next = self.store.change(
+            &tenant.name,
+            &Change::Activate {
+                activation: activation.clone(),
+                configured: None,
+                clear_shadow,
+            },
+        )?;
+        self.install_changed(tenant, &mut state, next, Some((&version, &rules)));
+        tracing::info!(tenant = %tenant.name, %version, via, "version activated");
+        Ok(Arc::new(Active {
+            version,
+            rules,
+            since_ms: activation.at_ms,
+            via: activation.via,
+        }))
     }
 
     /// Gates `candidate` and makes it the tenant's shadow: every live request is also
@@ -163,96 +212,139 @@ impl Registry {
     ) -> Result<Arc<Active>, ActivationError> {
         let tenant = self.find(tenant)?;
         let mut state = lock(&tenant.state);
-        let (version, rules) = tenant.admit(&self.engine, &self.store, candidate)?;
-        let mut next = state.clone();
-        next.shadow = Some(version.clone());
-        self.save(tenant, &mut state, next)?;
-        tenant.keep_compiled(&version, rules.clone(), &state);
-        let shadow = Arc::new(Active {
+        let (version, rules) = tenant.admit(&self.engine, &*self.store, candidate)?;
+        let next = self
+            .store
+            .change(&tenant.name, &Change::Shadow(Some(version.clone())))?;
+        self.install_changed(tenant, &mut state, next, Some((&version, &rules)));
+        tracing::info!(tenant = %tenant.name, %version, "shadow candidate set");
+        Ok(Arc::new(Active {
             version,
             rules,
             since_ms: now_ms(),
             via: "shadow".into(),
-        });
-        tenant.shadow.store(Some(shadow.clone()));
-        tracing::info!(tenant = %tenant.name, version = %shadow.version, "shadow candidate set");
-        Ok(shadow)
+        }))
     }
 
     /// Stops shadow evaluation.
     pub fn clear_shadow(&self, tenant: &str) -> Result<(), ActivationError> {
         let tenant = self.find(tenant)?;
         let mut state = lock(&tenant.state);
-        let mut next = state.clone();
-        next.shadow = None;
-        self.save(tenant, &mut state, next)?;
-        tenant.shadow.store(None);
+        let next = self.store.change(&tenant.name, &Change::Shadow(None))?;
+        self.install_changed(tenant, &mut state, next, None);
         Ok(())
     }
 
-    /// Activates the shadow candidate and stops shadowing.
+    /// Activates the shadow candidate and stops shadowing, in one change.
     pub fn promote_shadow(&self, tenant: &str) -> Result<Arc<Active>, ActivationError> {
-        let found = self.find(tenant)?;
-        let shadow = found
+        let shadow = self
+            .find(tenant)?
             .shadow()
             .ok_or_else(|| ActivationError::NoShadow(tenant.to_string()))?;
-        let active = {
-            let mut state = lock(&found.state);
-            let shadowed = state.shadow.take();
-            self.commit(
-                found,
-                &mut state,
-                shadow.version.clone(),
-                shadow.rules.clone(),
-                "promote",
-            )
-            .inspect_err(|_| state.shadow = shadowed)?
-        };
-        found.shadow.store(None);
-        Ok(active)
+        self.make_active(tenant, Candidate::Version(&shadow.version), "promote", true)
     }
 
-    /// Persists `next` as the tenant's state, then makes it the state in memory. A
-    /// failed write changes nothing.
-    fn save(
+    /// Installs the store's state `next` of `tenant` when it is newer than the one this
+    /// host serves (a change another host made). A version this host cannot serve
+    /// changes nothing here and is remembered as refused; returns whether it installed.
+    /// Blocking (it may compile).
+    pub fn sync(&self, tenant: &str, next: TenantState) -> Result<bool, ActivationError> {
+        let tenant = self.find(tenant)?;
+        let mut state = lock(&tenant.state);
+        let installed = self.install(tenant, &mut state, next, None);
+        if installed.as_ref().is_ok_and(|installed| *installed) {
+            let active = tenant.active();
+            tracing::info!(tenant = %tenant.name, version = %active.version, generation = state.generation, "the store's state installed");
+        }
+        installed
+    }
+
+    /// Installs the state a change of this host's returned. The change has landed
+    /// whatever happens here: a part this host cannot serve (a shadow another host set)
+    /// is logged, remembered as refused, and tried again by the fleet's sync.
+    fn install_changed(
         &self,
         tenant: &Tenant,
         state: &mut TenantState,
         next: TenantState,
-    ) -> Result<(), ActivationError> {
-        self.store
-            .save_tenant_state(&tenant.name, &next)
-            .map_err(|error| ActivationError::Storage(error.to_string()))?;
-        *state = next;
-        Ok(())
+        known: Option<(&str, &SharedRuleSet)>,
+    ) {
+        if let Err(error) = self.install(tenant, state, next, known) {
+            tracing::warn!(tenant = %tenant.name, %error, "the change is stored but this host cannot serve all of it; it keeps serving what it has");
+        }
     }
 
-    /// Persists the activation, then swaps the pointer. A failed write changes nothing.
-    fn commit(
+    /// Makes `next` the tenant's state in memory when its generation is newer than the
+    /// installed one: its active version and shadow candidate, compiled (`known`, a
+    /// version still compiled, or the store's bytes through the gate), then swapped. A
+    /// version that cannot be served swaps nothing and is remembered as refused.
+    fn install(
         &self,
         tenant: &Tenant,
         state: &mut TenantState,
-        version: String,
-        rules: SharedRuleSet,
-        via: &str,
-    ) -> Result<Arc<Active>, ActivationError> {
-        let at_ms = now_ms();
-        let mut next = state.clone();
-        next.push(Activation {
-            version: version.clone(),
-            at_ms,
-            via: via.to_string(),
-        });
-        self.save(tenant, state, next)?;
-        tenant.keep_compiled(&version, rules.clone(), state);
-        let active = Arc::new(Active {
-            version,
-            rules,
-            since_ms: at_ms,
-            via: via.to_string(),
-        });
-        tenant.active.store(active.clone());
-        tracing::info!(tenant = %tenant.name, version = %active.version, via, "version activated");
-        Ok(active)
+        next: TenantState,
+        known: Option<(&str, &SharedRuleSet)>,
+    ) -> Result<bool, ActivationError> {
+        if next.generation <= state.generation {
+            return Ok(false);
+        }
+        let rules_of = |version: &str| -> Result<SharedRuleSet, ActivationError> {
+            if let Some((known, rules)) = known
+                && known == version
+            {
+                return Ok(rules.clone());
+            }
+            tenant
+                .admit(&self.engine, &*self.store, Candidate::Version(version))
+                .map(|(_, rules)| rules)
+                .inspect_err(|error| {
+                    *lock(&tenant.refused) = Some(Refusal {
+                        version: version.to_string(),
+                        reason: error.to_string(),
+                        at_ms: now_ms(),
+                    });
+                })
+        };
+        let active = match next.active() {
+            Some(activation) => Some((activation.clone(), rules_of(&activation.version)?)),
+            None => None,
+        };
+        let shadow = match &next.shadow {
+            Some(version) => Some((version.clone(), rules_of(version)?)),
+            None => None,
+        };
+        if let Some((activation, rules)) = active {
+            tenant.keep_compiled(&activation.version, rules.clone(), &next);
+            let current = tenant.active();
+            if current.version != activation.version || current.since_ms != activation.at_ms {
+                tenant.active.store(Arc::new(Active {
+                    version: activation.version,
+                    rules,
+                    since_ms: activation.at_ms,
+                    via: activation.via,
+                }));
+            }
+        }
+        match shadow {
+            Some((version, rules)) => {
+                tenant.keep_compiled(&version, rules.clone(), &next);
+                if tenant
+                    .shadow()
+                    .is_none_or(|shadow| shadow.version != version)
+                {
+                    tenant.shadow.store(Some(Arc::new(Active {
+                        version,
+                        rules,
+                        since_ms: now_ms(),
+                        via: "shadow".into(),
+                    })));
+                }
+            }
+            None => tenant.shadow.store(None),
+        }
+        tenant.installed.store(Arc::new(next.clone()));
+        *state = next;
+        *lock(&tenant.refused) = None;
+        Ok(true)
     }
 }

@@ -1,29 +1,19 @@
-//! The module store in the state directory: every module version a tenant ever
-//! activated, by content hash, and each tenant's active version with its activation
-//! history.
+//! Where versions and tenant state live: the seam between the registry and its store.
+//! The state directory ([`super::files::FileStore`]) is the default; a fleet of hosts
+//! shares one PostgreSQL store ([`crate::fleet`]).
 //!
-//! Crash safety: every file is written to a temporary name in the same directory,
-//! synced, then renamed over the final name, and the directory synced. A module file is
-//! durable before the tenant state that names it, so a `kill -9` at any moment leaves
-//! either the old state or the new one, never a state naming a partial module.
-//! Temporary files a crash left behind are removed when the store opens.
+//! A store holds immutable modules by content hash and, per tenant, a small state (the
+//! active version with its history, the shadow candidate) whose `generation` grows by
+//! one with every change. A change is one atomic step of the store; a host installs the
+//! state it returns, and a host that sees a higher generation than its own installs
+//! that one, so every host converges on the change the store ordered last.
 
-use std::path::{Path, PathBuf};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::durable::{remove_partial, write_atomic};
-use crate::engine::ModuleHash;
-
 /// Activations kept per tenant.
-const HISTORY: usize = 50;
-
-/// The store under `state_dir`: `modules/<sha256>.wasm` and `tenants/<tenant>.json`.
-#[derive(Debug, Clone)]
-pub struct ModuleStore {
-    modules: PathBuf,
-    tenants: PathBuf,
-}
+pub const HISTORY: usize = 50;
 
 /// One activation of a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,8 +22,11 @@ pub struct Activation {
     pub version: String,
     /// When, in milliseconds since the epoch.
     pub at_ms: u64,
-    /// How: `config`, `admin`, `watch`, `rollback`.
+    /// How: `config`, `admin`, `watch`, `rollback`, `promote`.
     pub via: String,
+    /// The host that made it, when the store is shared.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// A tenant's persisted state.
@@ -47,6 +40,25 @@ pub struct TenantState {
     /// The candidate evaluated in the shadow of live traffic, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<String>,
+    /// Grows by one with every change; 0 before the first.
+    #[serde(default)]
+    pub generation: u64,
+}
+
+/// One change of a tenant's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A version becomes active.
+    Activate {
+        /// The activation, appended to the history.
+        activation: Activation,
+        /// The configuration's module version, when the configuration activated it.
+        configured: Option<String>,
+        /// Whether the shadow candidate ends with it (a promotion).
+        clear_shadow: bool,
+    },
+    /// The shadow candidate is set (`Some`) or cleared.
+    Shadow(Option<String>),
 }
 
 impl TenantState {
@@ -72,133 +84,102 @@ impl TenantState {
             self.history.drain(..excess);
         }
     }
+
+    /// The state after `change`, one generation on.
+    pub fn changed(&self, change: &Change) -> TenantState {
+        let mut next = self.clone();
+        match change {
+            Change::Activate {
+                activation,
+                configured,
+                clear_shadow,
+            } => {
+                next.push(activation.clone());
+                if let Some(configured) = configured {
+                    next.configured = Some(configured.clone());
+                }
+                if *clear_shadow {
+                    next.shadow = None;
+                }
+            }
+            Change::Shadow(shadow) => next.shadow = shadow.clone(),
+        }
+        next.generation += 1;
+        next
+    }
 }
 
-impl ModuleStore {
-    /// Opens (creating) the store under `state_dir` and removes temporary files a crash
-    /// left behind.
-    pub fn open(state_dir: &Path) -> std::io::Result<ModuleStore> {
-        let store = ModuleStore {
-            modules: state_dir.join("modules"),
-            tenants: state_dir.join("tenants"),
-        };
-        for dir in [&store.modules, &store.tenants] {
-            std::fs::create_dir_all(dir)?;
-            remove_partial(dir)?;
-        }
-        Ok(store)
-    }
+/// Why the store could not answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// No module of that version is stored.
+    #[error("version {0} is not stored")]
+    NotStored(String),
+    /// The store could not be read or written; nothing changed.
+    #[error("{0}")]
+    Unavailable(String),
+}
 
-    fn module_path(&self, version: &str) -> Option<PathBuf> {
-        let hex = version.strip_prefix("sha256:")?;
-        (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| self.modules.join(format!("{hex}.wasm")))
-    }
-
+/// Versions and tenant state. Blocking: call it off the async executor.
+pub trait Store: Send + Sync + fmt::Debug {
     /// Stores a module under its content hash (once); returns its version.
-    pub fn put(&self, bytes: &[u8]) -> std::io::Result<String> {
-        let version = ModuleHash::of(bytes).to_string();
-        let path = self
-            .module_path(&version)
-            .expect("a module hash is a valid version");
-        if !path.exists() {
-            write_atomic(&self.modules, &path, bytes)?;
-        }
-        Ok(version)
-    }
-
-    /// The bytes of a stored version, checked against its hash (a damaged file is an
+    fn put(&self, bytes: &[u8]) -> Result<String, StoreError>;
+    /// The bytes of a stored version, checked against its hash (a damaged module is an
     /// error, never a different module).
-    pub fn get(&self, version: &str) -> std::io::Result<Vec<u8>> {
-        let path = self.module_path(version).ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("{version:?} is not a module version (sha256:<64 hex digits>)"),
-            )
-        })?;
-        let bytes = std::fs::read(&path)?;
-        if ModuleHash::of(&bytes).to_string() != version {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{} does not hash to {version}", path.display()),
-            ));
-        }
-        Ok(bytes)
-    }
-
-    /// Whether a version is stored.
-    pub fn contains(&self, version: &str) -> bool {
-        self.module_path(version).is_some_and(|path| path.exists())
-    }
-
-    /// A tenant's persisted state, if any.
-    pub fn tenant_state(&self, tenant: &str) -> std::io::Result<Option<TenantState>> {
-        let path = self.tenants.join(format!("{tenant}.json"));
-        match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|error| {
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{}: {error}", path.display()),
-                )
-            }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(error) => Err(error),
-        }
-    }
-
-    /// Persists a tenant's state atomically.
-    pub fn save_tenant_state(&self, tenant: &str, state: &TenantState) -> std::io::Result<()> {
-        let bytes = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
-        write_atomic(
-            &self.tenants,
-            &self.tenants.join(format!("{tenant}.json")),
-            &bytes,
-        )
-    }
+    fn get(&self, version: &str) -> Result<Vec<u8>, StoreError>;
+    /// A tenant's state, if it has one.
+    fn state(&self, tenant: &str) -> Result<Option<TenantState>, StoreError>;
+    /// Applies `change` to a tenant's state in one atomic step; returns the new state.
+    fn change(&self, tenant: &str, change: &Change) -> Result<TenantState, StoreError>;
+    /// Whether other hosts share this store: then its state is the fleet's truth, and a
+    /// host never overrides it because of its own failure to serve a version.
+    fn shared(&self) -> bool;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn modules_by_hash_and_state_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ModuleStore::open(dir.path()).unwrap();
-        let version = store.put(b"\0asm module bytes").unwrap();
-        assert!(version.starts_with("sha256:"));
-        assert_eq!(store.get(&version).unwrap(), b"\0asm module bytes");
-        assert!(store.contains(&version));
-        assert!(store.get("sha256:../../etc/passwd").is_err());
-        // A damaged file is refused, not served.
-        let path = store.module_path(&version).unwrap();
-        std::fs::write(&path, b"\0asm module bytez").unwrap();
-        assert_eq!(
-            store.get(&version).unwrap_err().kind(),
-            std::io::ErrorKind::InvalidData
-        );
-
-        assert_eq!(store.tenant_state("shop").unwrap(), None);
-        let mut state = TenantState::default();
-        for (version, via) in [("sha256:a", "config"), ("sha256:b", "admin")] {
-            state.push(Activation {
-                version: version.into(),
-                at_ms: 1,
-                via: via.into(),
-            });
+    fn activation(version: &str, via: &str) -> Activation {
+        Activation {
+            version: version.into(),
+            at_ms: 1,
+            via: via.into(),
+            host: None,
         }
-        assert_eq!(state.previous().unwrap().version, "sha256:a");
-        store.save_tenant_state("shop", &state).unwrap();
-        assert_eq!(store.tenant_state("shop").unwrap(), Some(state));
     }
 
     #[test]
-    fn partial_files_of_a_crash_are_removed() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir_all(dir.path().join("modules")).unwrap();
-        let partial = dir.path().join("modules/.tmpAbC123");
-        std::fs::write(&partial, b"\0asm half a mod").unwrap();
-        ModuleStore::open(dir.path()).unwrap();
-        assert!(!partial.exists());
+    fn changes_grow_the_generation() {
+        let state = TenantState::default();
+        let next = state.changed(&Change::Activate {
+            activation: activation("sha256:a", "config"),
+            configured: Some("sha256:a".into()),
+            clear_shadow: false,
+        });
+        assert_eq!(
+            (next.generation, next.configured.as_deref()),
+            (1, Some("sha256:a"))
+        );
+        let next = next.changed(&Change::Shadow(Some("sha256:s".into())));
+        assert_eq!(
+            (next.generation, next.shadow.as_deref()),
+            (2, Some("sha256:s"))
+        );
+        let next = next.changed(&Change::Activate {
+            activation: activation("sha256:s", "promote"),
+            configured: None,
+            clear_shadow: true,
+        });
+        assert_eq!(next.generation, 3);
+        assert_eq!(next.shadow, None);
+        assert_eq!(next.configured.as_deref(), Some("sha256:a"));
+        assert_eq!(next.previous().unwrap().version, "sha256:a");
+        let mut long = next;
+        for i in 0..(HISTORY + 5) {
+            long.push(activation(&format!("sha256:{i}"), "admin"));
+        }
+        assert_eq!(long.history.len(), HISTORY);
+        assert_eq!(long.history[0].version, "sha256:5");
     }
 }

@@ -111,8 +111,24 @@ pub struct Tenant {
     pub(super) shadow: ArcSwapOption<Active>,
     /// Compiled versions, by version, for instant activation.
     pub(super) compiled: Mutex<BTreeMap<String, SharedRuleSet>>,
-    /// The persisted state; its lock also serialises activations.
+    /// The state installed on this host; its lock serialises changes, which may wait
+    /// for the store and the compiler, so readers use `installed`.
     pub(super) state: Mutex<TenantState>,
+    /// A copy of `state`, published after each change: readers never wait for one.
+    pub(super) installed: ArcSwap<TenantState>,
+    /// The last version of the store's state this host could not serve, and why.
+    pub(super) refused: Mutex<Option<Refusal>>,
+}
+
+/// A version of the store's state that this host refused: it keeps serving what it has.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Refusal {
+    /// The version refused.
+    pub version: String,
+    /// Why.
+    pub reason: String,
+    /// When, in ms since the epoch.
+    pub at_ms: u64,
 }
 
 impl Tenant {
@@ -134,7 +150,17 @@ impl Tenant {
 
     /// The persisted activation history.
     pub fn history(&self) -> Vec<Activation> {
-        lock(&self.state).history.clone()
+        self.installed.load().history.clone()
+    }
+
+    /// The generation of the store's state this host serves.
+    pub fn generation(&self) -> u64 {
+        self.installed.load().generation
+    }
+
+    /// The store's version this host last refused to serve, if it still does.
+    pub fn refused(&self) -> Option<Refusal> {
+        lock(&self.refused).clone()
     }
 
     /// The compiled rules of `version`, when still kept.
