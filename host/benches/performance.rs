@@ -9,7 +9,11 @@
 //! - isolation: a healthy tenant's latency while another tenant's module burns its
 //!   deadline on every call;
 //! - scale: start-up with 1,000 tenants from the precompiled cache versus compiling,
-//!   and resident memory per idle tenant.
+//!   and resident memory per idle tenant;
+//! - fleet: three hosts sharing one PostgreSQL (a cluster of its own, from the
+//!   machine's packages): how long an activation takes to reach the other hosts, with
+//!   and without notifications, and callback throughput with the shared store against
+//!   the state directory.
 //!
 //! Every figure is quoted next to a baseline measured in the same run.
 //! `RULEGATE_BENCH_QUICK=1` shortens every phase (for a smoke run);
@@ -52,6 +56,12 @@ fn repository() -> PathBuf {
         .to_path_buf()
 }
 
+/// A PostgreSQL cluster of the fleet phase's own, as the fleet's tests start one (they
+/// also stop and restart it, which the benchmark does not).
+#[path = "../../tests/src/postgres.rs"]
+#[allow(dead_code)]
+mod postgres;
+
 /// The phases `RULEGATE_BENCH_ONLY` names, or `None` for all of them.
 fn only() -> Option<Vec<String>> {
     let only = std::env::var("RULEGATE_BENCH_ONLY").ok()?;
@@ -65,10 +75,11 @@ fn only() -> Option<Vec<String>> {
 fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     type Phase = fn(&mut String) -> anyhow::Result<()>;
-    let phases: [(&str, Phase); 3] = [
+    let phases: [(&str, Phase); 4] = [
         ("engine", engine),
         ("end-to-end", end_to_end),
         ("scale", scale),
+        ("fleet", fleet),
     ];
     let only = only();
     if let Some(names) = &only
@@ -76,7 +87,9 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .find(|name| !phases.iter().any(|(phase, _)| phase == name))
     {
-        anyhow::bail!("RULEGATE_BENCH_ONLY: no phase {unknown:?} (engine, end-to-end, scale)");
+        anyhow::bail!(
+            "RULEGATE_BENCH_ONLY: no phase {unknown:?} (engine, end-to-end, scale, fleet)"
+        );
     }
     let mut report = String::new();
     let began = Instant::now();
@@ -340,27 +353,38 @@ fn engine(out: &mut String) -> anyhow::Result<()> {
 struct Served {
     child: Child,
     address: SocketAddr,
+    admin: Option<SocketAddr>,
     began: Instant,
     ready_after: Duration,
 }
 
 impl Served {
     fn start(config: &Path, workdir: &Path) -> anyhow::Result<Served> {
+        Served::start_with(config, workdir, &[])
+    }
+
+    /// Starts `rulegate serve` on `config` with the extra environment `env`.
+    fn start_with(config: &Path, workdir: &Path, env: &[(&str, &str)]) -> anyhow::Result<Served> {
         let began = Instant::now();
         let mut child = Command::new(env!("CARGO_BIN_EXE_rulegate"))
             .current_dir(workdir)
             .args(["serve", "--config"])
             .arg(config)
             .env("RULEGATE_LOG", "error")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
         let stdout = child.stdout.take().expect("piped");
         let mut lines = BufReader::new(stdout).lines();
+        let mut admin = None;
         let address = loop {
             let line = lines
                 .next()
                 .ok_or_else(|| anyhow::anyhow!("rulegate serve exited before listening"))??;
+            if let Some(url) = line.strip_prefix("rulegate admin on http://") {
+                admin = Some(url.trim().parse()?);
+            }
             if let Some(url) = line.strip_prefix("rulegate listening on http://") {
                 break url.trim().parse()?;
             }
@@ -368,6 +392,7 @@ impl Served {
         Ok(Served {
             child,
             address,
+            admin,
             began,
             ready_after: began.elapsed(),
         })
@@ -975,4 +1000,262 @@ fn scale(out: &mut String) -> anyhow::Result<()> {
         per_tenant / 1024.0
     )?;
     Ok(())
+}
+
+/// The fleet phase's admin token.
+const FLEET_TOKEN: &str = "bench-fleet-token";
+
+/// One admin request (`Connection: close`): the status and the body.
+fn admin_call(
+    served: &Served,
+    method: &str,
+    target: &str,
+    body: &[u8],
+) -> anyhow::Result<(u16, String)> {
+    use std::io::{Read, Write};
+    let address = served
+        .admin
+        .ok_or_else(|| anyhow::anyhow!("no admin API"))?;
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let head = format!(
+        "{method} {target} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\
+         Authorization: Bearer {FLEET_TOKEN}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body)?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// The version `served` serves for tenant `shop`.
+fn serving(served: &Served) -> anyhow::Result<String> {
+    let (_, body) = admin_call(served, "GET", "/v1/tenants/shop", b"")?;
+    let status: serde_json::Value = serde_json::from_str(&body)?;
+    Ok(status["active"]["version"]
+        .as_str()
+        .unwrap_or("")
+        .to_string())
+}
+
+/// A fleet host's configuration: tenant `shop` (the US shop over KCO), the admin API,
+/// and the store (`None`: the state directory).
+fn fleet_config(dir: &Path, name: &str, store: Option<(u64, bool)>) -> anyhow::Result<PathBuf> {
+    let mut config = format!(
+        "listen = \"127.0.0.1:0\"\nstate_dir = {:?}\n[decision_log]\nenabled = false\n\
+         [admin]\nlisten = \"127.0.0.1:0\"\ntoken = {{ env = \"BENCH_FLEET_TOKEN\" }}\n\
+         [tenants.shop]\nmodule = \"example:us-shop\"\n[tenants.shop.kco]\nunauthenticated = true\n",
+        dir.join(format!("state-{name}")).display().to_string()
+    );
+    if let Some((poll_ms, notifications)) = store {
+        config.push_str(&format!(
+            "[store]\nkind = \"postgres\"\nurl = {{ env = \"RULEGATE_DATABASE_URL\" }}\n\
+             poll_interval_ms = {poll_ms}\nnotifications = {notifications}\nhost_id = \"{name}\"\n"
+        ));
+    }
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, config)?;
+    Ok(path)
+}
+
+/// Times `activations` activations on the first host until each other host serves
+/// them: from the moment the activation's answer (after its commit) arrives.
+fn propagation(
+    hosts: &[Served],
+    versions: &[String; 2],
+    activations: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let mut samples = Vec::new();
+    for i in 0..activations {
+        let version = &versions[(i + 1) % 2];
+        let body = serde_json::to_vec(&serde_json::json!({ "version": version }))?;
+        let (status, answer) = admin_call(&hosts[0], "POST", "/v1/tenants/shop/activate", &body)?;
+        anyhow::ensure!(status == 200, "activation {i}: {status} {answer}");
+        let committed = Instant::now();
+        let reached: Vec<anyhow::Result<Duration>> = std::thread::scope(|scope| {
+            let waits: Vec<_> = hosts[1..]
+                .iter()
+                .map(|host| {
+                    scope.spawn(move || {
+                        while committed.elapsed() < Duration::from_secs(30) {
+                            if serving(host)? == *version {
+                                return Ok(committed.elapsed());
+                            }
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        anyhow::bail!("activation {i} did not reach a host in 30 s")
+                    })
+                })
+                .collect();
+            waits
+                .into_iter()
+                .map(|wait| wait.join().expect("a waiter"))
+                .collect()
+        });
+        for sample in reached {
+            samples.push(sample?);
+        }
+    }
+    Ok(samples)
+}
+
+fn fleet(out: &mut String) -> anyhow::Result<()> {
+    let activations = if quick() { 20 } else { 100 };
+    let dir = tempfile::tempdir()?;
+    let cluster = postgres::Postgres::start();
+    let url = cluster.url(&cluster.database("fleet"));
+    let env = [
+        ("RULEGATE_DATABASE_URL", url.as_str()),
+        ("BENCH_FLEET_TOKEN", FLEET_TOKEN),
+    ];
+    let eu_shop = rulegate::examples::find("eu-shop").unwrap().wasm;
+    let mut rows = Vec::new();
+    for (label, poll_ms, notifications) in [
+        ("with notifications (poll 2 s)", 2_000, true),
+        ("polling only, every 500 ms", 500, false),
+    ] {
+        let database = format!("fleet_{}", if notifications { "notify" } else { "poll" });
+        let url = cluster.url(&cluster.database(&database));
+        let env = [
+            ("RULEGATE_DATABASE_URL", url.as_str()),
+            ("BENCH_FLEET_TOKEN", FLEET_TOKEN),
+        ];
+        let hosts = ["a", "b", "c"]
+            .into_iter()
+            .map(|name| {
+                let config = fleet_config(
+                    dir.path(),
+                    &format!("{database}-{name}"),
+                    Some((poll_ms, notifications)),
+                )?;
+                Served::start_with(&config, dir.path(), &env)
+            })
+            .collect::<anyhow::Result<Vec<Served>>>()?;
+        let original = serving(&hosts[0])?;
+        let (status, body) = admin_call(&hosts[0], "POST", "/v1/tenants/shop/versions", eu_shop)?;
+        anyhow::ensure!(status == 200, "upload: {status} {body}");
+        let uploaded: serde_json::Value = serde_json::from_str(&body)?;
+        let other = uploaded["active"]["version"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        // Every host compiles both versions once before the timed activations.
+        for host in &hosts[1..] {
+            while serving(host)? != other {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let samples = propagation(&hosts, &[original, other], activations)?;
+        let max = samples.iter().max().copied().unwrap_or_default();
+        let timing = timing(samples.clone());
+        rows.push((label, poll_ms, samples.len(), timing, max));
+    }
+    writeln!(out, "\n## Fleet: three hosts, one PostgreSQL\n")?;
+    writeln!(
+        out,
+        "Three `rulegate serve` hosts and one PostgreSQL {} on this machine. An activation on \
+         host A ({activations} in all, alternating two versions every host has compiled); \
+         the time from its answer (after the commit) until host B and host C each serve it, \
+         read through their admin APIs.\n",
+        command_output(&cluster_binary(&cluster, "postgres"), &["--version"])
+            .trim_start_matches("postgres (PostgreSQL) ")
+    )?;
+    writeln!(
+        out,
+        "| propagation | samples | p50 | p99 | max | target (p99) |\n|---|---|---|---|---|---|"
+    )?;
+    for (label, poll_ms, count, timing, max) in &rows {
+        let target = if label.starts_with("with") {
+            "≤ 1 s".to_string()
+        } else {
+            format!("≤ {} ms (poll + 0.5 s)", poll_ms + 500)
+        };
+        writeln!(
+            out,
+            "| {label} | {count} | {} | {} | {} | {target} |",
+            millis(timing.median),
+            millis(timing.p99),
+            millis(*max)
+        )?;
+    }
+
+    // Callbacks with the shared store against the state directory, in turns.
+    let pg_config = fleet_config(dir.path(), "load-postgres", Some((2_000, true)))?;
+    let file_config = fleet_config(dir.path(), "load-files", None)?;
+    let shared = Served::start_with(&pg_config, dir.path(), &env)?;
+    let alone = Served::start_with(&file_config, dir.path(), &env)?;
+    let scenario = Scenario {
+        name: "KCO address_update",
+        request: request(
+            "/shop/kco/address_update",
+            &[],
+            &fixture("kco/address_update_request.json"),
+        ),
+    };
+    let duration = if quick() {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_secs(12)
+    };
+    let connections = 16;
+    let runtime = load_runtime();
+    let (mut on_store, mut on_files) = (Measured::default(), Measured::default());
+    let turn = duration / 6;
+    let warm_up = Duration::from_millis(100);
+    runtime.block_on(async {
+        for _ in 0..6 {
+            on_files.add(stretch(alone.target(), &scenario, connections, warm_up, turn).await);
+            on_store.add(stretch(shared.target(), &scenario, connections, warm_up, turn).await);
+        }
+    });
+    let (on_store, on_files) = (on_store.result(), on_files.result());
+    writeln!(
+        out,
+        "\n{} at {connections} connections, one host with `store = postgres` (following the store, \
+         heartbeat every 2 s) against one with the state directory, in six alternating \
+         stretches:\n",
+        scenario.name
+    )?;
+    writeln!(
+        out,
+        "| store | req/s | p50 | p99 | server CPU / request | errors |\n|---|---|---|---|---|---|"
+    )?;
+    for (name, result) in [
+        ("state directory (baseline)", &on_files),
+        ("postgres", &on_store),
+    ] {
+        writeln!(
+            out,
+            "| {name} | {:.0} | {} | {} | {} | {} |",
+            result.per_second,
+            millis(result.p50),
+            millis(result.p99),
+            micros(result.server_cpu_per_request),
+            result.errors
+        )?;
+    }
+    writeln!(
+        out,
+        "\nRatio postgres ÷ state directory: throughput {:.3}, server CPU per request {:.3}.",
+        on_store.per_second / on_files.per_second.max(1e-9),
+        on_store.server_cpu_per_request.as_secs_f64()
+            / on_files.server_cpu_per_request.as_secs_f64().max(1e-12)
+    )?;
+    Ok(())
+}
+
+/// The path of one of the cluster's server binaries.
+fn cluster_binary(cluster: &postgres::Postgres, name: &str) -> String {
+    cluster.bin_dir().join(name).display().to_string()
 }

@@ -62,6 +62,28 @@ pub struct Config {
     pub tenants: BTreeMap<String, TenantSettings>,
 }
 
+/// A TOML error as its message and position, without the source line it would quote:
+/// that line may hold a secret written inline.
+fn located(text: &str, error: &toml::de::Error) -> anyhow::Error {
+    let message = error.message().trim_end();
+    match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            // The key of the line, never its value.
+            let source = text.lines().nth(line - 1).unwrap_or("");
+            match source.split_once('=') {
+                Some((key, _)) => {
+                    anyhow::anyhow!("line {line}, column {column}, `{}`: {message}", key.trim())
+                }
+                None => anyhow::anyhow!("line {line}, column {column}: {message}"),
+            }
+        }
+        None => anyhow::anyhow!("{message}"),
+    }
+}
+
 fn default_state_dir() -> PathBuf {
     PathBuf::from("rulegate-state")
 }
@@ -75,6 +97,7 @@ impl Config {
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
         let config = toml::Deserializer::parse(text)
             .and_then(|document| Config::deserialize(Strict(document)))
+            .map_err(|error| located(text, &error))
             .with_context(|| format!("invalid configuration in {origin}"))?;
         config
             .validate()
@@ -144,7 +167,10 @@ mod tests {
         assert_eq!(config.watch.unwrap().interval_ms, 1000);
         for (table, expected) in [
             ("[admin]\n", "missing field `token`"),
-            ("[admin]\ntoken = \"inline\"\n", "token"),
+            (
+                "[admin]\ntoken = \"inline\"\n",
+                "line 5, column 9, `token`: a secret is never written inline",
+            ),
             ("[watch]\ndir = 5\n", "expected path string"),
             ("[watch]\ndir = \"d\"\nevery = 3\n", "unknown field `every`"),
         ] {
@@ -153,6 +179,45 @@ mod tests {
                 Config::parse(&format!("{base}{table}"), "t").unwrap_err()
             );
             assert!(error.contains(expected), "{table}: {error}");
+        }
+    }
+
+    #[test]
+    fn store_table() {
+        let base = "listen = \"127.0.0.1:0\"\n[tenants.a]\nmodule = \"example:us-shop\"\n";
+        let config = Config::parse(base, "t").unwrap();
+        assert_eq!(config.store.kind, crate::fleet::StoreKind::Files);
+        let config = Config::parse(
+            &format!(
+                "{base}[store]\nkind = \"postgres\"\nurl = {{ env = \"DB\" }}\nhost_id = \"h1\"\n"
+            ),
+            "t",
+        )
+        .unwrap();
+        assert_eq!(config.store.kind, crate::fleet::StoreKind::Postgres);
+        assert_eq!(config.store.poll_interval_ms, 2_000);
+        assert!(config.store.notifications);
+        assert_eq!(config.store.host_id(), "h1");
+        for (table, expected) in [
+            ("kind = \"postgres\"\n", "`store.url` is needed"),
+            (
+                "kind = \"postgres\"\nurl = \"postgres://u:p@h/d\"\n",
+                "a secret is never written inline",
+            ),
+            ("url = { env = \"DB\" }\n", "is for `kind = \"postgres\"`"),
+            (
+                "kind = \"postgres\"\nurl = { env = \"DB\" }\npoll_interval_ms = 1\n",
+                "at least 10",
+            ),
+            ("kind = \"mysql\"\n", "unknown variant `mysql`"),
+            ("kind = \"files\"\npoll = 3\n", "unknown field `poll`"),
+        ] {
+            let error = format!(
+                "{:#}",
+                Config::parse(&format!("{base}[store]\n{table}"), "t").unwrap_err()
+            );
+            assert!(error.contains(expected), "{table}: {error}");
+            assert!(!error.contains("u:p@h"), "the URL is echoed: {error}");
         }
     }
 

@@ -9,16 +9,56 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// A secret named by reference: the value comes from an environment variable or a file
-/// (trailing newline trimmed).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// (trailing newline trimmed). A secret written inline is refused without repeating it.
+#[derive(Debug, Clone)]
 pub struct SecretRef {
     /// The environment variable holding the secret.
-    #[serde(default)]
     pub env: Option<String>,
     /// The file holding the secret.
-    #[serde(default)]
     pub file: Option<PathBuf>,
+}
+
+/// The reference's table.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reference {
+    #[serde(default)]
+    env: Option<String>,
+    #[serde(default)]
+    file: Option<PathBuf>,
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = SecretRef;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a secret by reference, { env = \"NAME\" } or { file = \"path\" }")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, _inline: &str) -> Result<SecretRef, E> {
+                Err(E::custom(
+                    "a secret is never written inline: give it by reference, \
+                     { env = \"NAME\" } or { file = \"path\" }",
+                ))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<SecretRef, A::Error> {
+                let reference =
+                    Reference::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(SecretRef {
+                    env: reference.env,
+                    file: reference.file,
+                })
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
 }
 
 impl SecretRef {

@@ -169,14 +169,9 @@ impl Postgres {
         name.to_string()
     }
 
-    /// The server's own log, for failures.
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
-    }
-
-    /// Where the cluster lives.
-    pub fn path(&self) -> &Path {
-        self.dir.path()
+    /// The directory of the server's binaries.
+    pub fn bin_dir(&self) -> &Path {
+        &self.bin
     }
 }
 

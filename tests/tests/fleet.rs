@@ -39,6 +39,8 @@ struct Options {
     notifications: bool,
     extra_store: String,
     events_url: Option<String>,
+    /// Extra keys of the tenant's table (e.g. its smoke carts).
+    extra_tenant: String,
 }
 
 impl Default for Options {
@@ -47,6 +49,7 @@ impl Default for Options {
             notifications: true,
             extra_store: String::new(),
             events_url: None,
+            extra_tenant: String::new(),
         }
     }
 }
@@ -72,6 +75,7 @@ host_id = "{id}"
 
 [tenants.shop]
 module = "example:us-shop"
+{tenant}
 [tenants.shop.messenger]
 unauthenticated = true
 [tenants.shop.kco]
@@ -80,6 +84,7 @@ unauthenticated = true
 "#,
         notifications = options.notifications,
         extra = options.extra_store,
+        tenant = options.extra_tenant,
     ));
     config.write()
 }
@@ -311,6 +316,66 @@ fn versions_rollbacks_and_shadows_reach_every_host() {
 }
 
 #[test]
+fn a_host_that_refuses_a_version_keeps_its_last_good_one_and_says_so() {
+    let postgres = Postgres::start();
+    let url = postgres.url(&postgres.database("fleet"));
+    // Host C gates every version on a smoke cart; A and B do not.
+    let smoke = tempfile::tempdir().unwrap();
+    std::fs::write(
+        smoke.path().join("us.json"),
+        serde_json::to_vec(&rulegate_tests::cart("USD", "US", 2)).unwrap(),
+    )
+    .unwrap();
+    let strict = Options {
+        extra_tenant: format!("smoke = {:?}", smoke.path().display().to_string()),
+        ..Options::default()
+    };
+    let a = Host::start(&url, "a", &Options::default());
+    let c = Host::start(&url, "c", &strict);
+    let original = a.active();
+
+    // A module that traps on every call passes A's gate, not C's.
+    let panics = upload(&a, module("panics"));
+    within(Duration::from_secs(5), "the refusal on C", || {
+        c.log().contains("cannot be served here")
+    });
+    assert_eq!(c.active(), original);
+    assert_eq!(c.checkout_update().text(), US_ANSWER);
+    within(
+        Duration::from_secs(3),
+        "the fleet view showing C behind",
+        || {
+            let view = a.admin("GET", "/v1/fleet", b"").json();
+            let hosts = view["hosts"].as_array().cloned().unwrap_or_default();
+            view["hosts_behind"] == json!(1)
+                && hosts.iter().any(|host| {
+                    host["host"] == json!("c")
+                        && host["behind"] == json!(true)
+                        && host["refused"][0]["refused"]["version"] == json!(panics)
+                })
+        },
+    );
+    assert!(
+        c.admin("GET", "/metrics", b"")
+            .text()
+            .contains(r#"rulegate_store_refused_version{tenant="shop"} 1"#)
+    );
+
+    // The next version C can serve ends the refusal.
+    upload(&a, module("flat-rate"));
+    within(
+        Duration::from_secs(5),
+        "C installing the next version",
+        || answers(&c, FLAT_ANSWER),
+    );
+    assert!(
+        c.admin("GET", "/metrics", b"")
+            .text()
+            .contains(r#"rulegate_store_refused_version{tenant="shop"} 0"#)
+    );
+}
+
+#[test]
 fn without_notifications_polling_alone_converges_within_two_intervals() {
     let postgres = Postgres::start();
     let url = postgres.url(&postgres.database("fleet"));
@@ -443,6 +508,19 @@ fn a_database_outage_fails_no_callback_and_hosts_resync_after_it() {
         }
     }
     assert!(answered > 30, "{answered} callbacks during the outage");
+    // A push is recorded in the host's own journal while the store cannot take it.
+    let push = http::post_json(
+        hosts[0].server.address,
+        "/shop/kco/push?kustom_order_id=o-out",
+        b"",
+    );
+    assert_eq!(push.status, 200, "{}", push.text());
+    let journal = hosts[0].dir.path().join("state/events.jsonl");
+    within(
+        Duration::from_secs(10),
+        "the push in the host's journal",
+        || std::fs::read_to_string(&journal).is_ok_and(|text| text.contains("o-out")),
+    );
     // An admin write is refused with a clear message; nothing changes.
     let refused = hosts[1].admin("POST", "/v1/tenants/shop/rollback", b"");
     assert_eq!(refused.status, 503, "{}", refused.text());

@@ -191,12 +191,17 @@ fn open_stores(
                 .as_ref()
                 .context("`store.url` is needed")?
                 .resolve("store.url")?;
-            let postgres = runtime.block_on(Postgres::connect(
-                url.expose(),
-                config.store.pool_size,
-                host.to_string(),
-                config.store.poll_interval(),
-            ))?;
+            let events = config.state_dir.join("events.jsonl");
+            let spill = Journal::open(&events)
+                .with_context(|| format!("opening the event journal {}", events.display()))?;
+            let postgres = runtime
+                .block_on(Postgres::connect(
+                    url.expose(),
+                    config.store.pool_size,
+                    host.to_string(),
+                    config.store.poll_interval(),
+                ))?
+                .spill_to(spill);
             tracing::info!(store = %postgres.describe(), %host, "sharing the fleet's store");
             let fleet = Fleet {
                 store: postgres.clone(),

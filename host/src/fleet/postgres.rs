@@ -18,8 +18,8 @@ use tokio_postgres::{NoTls, Row};
 
 use super::schema;
 use crate::engine::ModuleHash;
-use crate::records::Recorder;
 use crate::records::outbox::{Due, Event, EventStore, State, event_id};
+use crate::records::{Journal, Recorder};
 use crate::tenants::{Activation, Change, Store, StoreError, TenantState, store::HISTORY};
 
 /// The longest one call of the store may take.
@@ -42,6 +42,8 @@ pub struct Postgres {
     runtime: tokio::runtime::Handle,
     host: String,
     recheck: Duration,
+    /// Where recorded events go when the store cannot take them.
+    spill: Option<Journal>,
 }
 
 impl fmt::Debug for Postgres {
@@ -154,7 +156,14 @@ impl Postgres {
             runtime: tokio::runtime::Handle::current(),
             host,
             recheck,
+            spill: None,
         })
+    }
+
+    /// Records events the store cannot take in `journal` (this host's file) instead.
+    pub fn spill_to(mut self, journal: Journal) -> Postgres {
+        self.spill = Some(journal);
+        self
     }
 
     /// Where the store is, for messages.
@@ -672,7 +681,13 @@ impl Recorder for Postgres {
                 .await
                 .unwrap_or_else(|_| Err(unavailable("recording an event", "timed out")))
             {
-                tracing::error!(%error, "could not record an event in the store");
+                match &store.spill {
+                    Some(journal) => {
+                        tracing::warn!(%error, "the store could not record an event; this host's journal did");
+                        journal.record(&tenant, &event);
+                    }
+                    None => tracing::error!(%error, "could not record an event in the store"),
+                }
             }
         });
     }
