@@ -11,7 +11,8 @@
 //! | decide | [`decide`] | one callback's decisions under a deadline, and the failure policy |
 //! | protocols | [`protocols`] | one HTTP-free adapter per platform, which never touches wasmtime |
 //! | records | [`records`] | the decision log, recorded events, comparing decisions |
-//! | tenants | [`tenants`] | tenants, where their modules come from, the gate, the store |
+//! | tenants | [`tenants`] | tenants, where their modules come from, the gate, the store seam and the state directory |
+//! | fleet | [`fleet`] | the store a fleet of hosts shares in PostgreSQL, and how hosts follow it |
 //! | operations | [`metrics`], [`shadow`], [`watch`], [`delivery`] | metrics, shadow evaluation, the watched directory, delivering events to merchants |
 //! | server | [`server`] | HTTP: routes, per-platform handlers, the admin API, listeners |
 //! | offline | [`offline`] | the server's answer without HTTP (`run`, `test`, `replay`) |

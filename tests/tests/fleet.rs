@@ -41,6 +41,8 @@ struct Options {
     events_url: Option<String>,
     /// Extra keys of the tenant's table (e.g. its smoke carts).
     extra_tenant: String,
+    /// A watched directory for `<tenant>.wasm` deploys.
+    watch: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             extra_store: String::new(),
             events_url: None,
             extra_tenant: String::new(),
+            watch: None,
         }
     }
 }
@@ -63,8 +66,16 @@ fn host_config(dir: &Path, id: &str, options: &Options) -> PathBuf {
         ),
         None => String::new(),
     };
+    let watch = match &options.watch {
+        Some(dir) => format!(
+            "[watch]\ndir = {:?}\ninterval_ms = 50\n",
+            dir.display().to_string()
+        ),
+        None => String::new(),
+    };
     let config = config.toml(&format!(
         r#"
+{watch}
 [store]
 kind = "postgres"
 url = {{ env = "RULEGATE_DATABASE_URL" }}
@@ -372,6 +383,33 @@ fn a_host_that_refuses_a_version_keeps_its_last_good_one_and_says_so() {
         c.admin("GET", "/metrics", b"")
             .text()
             .contains(r#"rulegate_store_refused_version{tenant="shop"} 0"#)
+    );
+}
+
+#[test]
+fn a_module_file_dropped_on_one_host_is_served_by_all() {
+    let postgres = Postgres::start();
+    let url = postgres.url(&postgres.database("fleet"));
+    let deploy = tempfile::tempdir().unwrap();
+    let watching = Options {
+        watch: Some(deploy.path().to_path_buf()),
+        ..Options::default()
+    };
+    let a = Host::start(&url, "a", &Options::default());
+    let b = Host::start(&url, "b", &watching);
+    std::fs::write(deploy.path().join("shop.wasm"), module("flat-rate")).unwrap();
+    for host in [&b, &a] {
+        within(
+            Duration::from_secs(10),
+            "the watched file reaching a host",
+            || answers(host, FLAT_ANSWER),
+        );
+    }
+    let history = a.admin("GET", "/v1/tenants/shop", b"").json()["history"].clone();
+    let last = history.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["via"].clone(), last["host"].clone()),
+        (json!("watch"), json!("b"))
     );
 }
 

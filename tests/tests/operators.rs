@@ -414,6 +414,10 @@ fn the_admin_api_needs_the_token_and_health_needs_none() {
         .map(|t| t["tenant"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["guarded", "shop"]);
+    // One host with its own state directory has no fleet to show.
+    let fleet = admin(&server, "GET", "/v1/fleet", b"");
+    assert_eq!(fleet.status, 409, "{}", fleet.text());
+    assert_eq!(fleet.json()["error"], json!("no_fleet"));
 
     // Metrics count what happened, including failures the policy answered.
     for _ in 0..3 {

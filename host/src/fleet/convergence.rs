@@ -96,3 +96,29 @@ impl Convergence {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staleness_drains_only_past_the_limit() {
+        let unbounded = Convergence::new(None);
+        assert!(unbounded.failed("down".into()));
+        assert!(!unbounded.failed("still down".into()));
+        assert_eq!(unbounded.too_stale(), None);
+        assert_eq!(unbounded.last_error().as_deref(), Some("still down"));
+        let bounded = Convergence::new(Some(Duration::ZERO));
+        std::thread::sleep(Duration::from_millis(2));
+        assert!(
+            bounded
+                .too_stale()
+                .unwrap()
+                .contains("max_staleness_ms = 0")
+        );
+        bounded.confirmed(2);
+        assert!(bounded.reachable());
+        assert_eq!(bounded.hosts_behind(), 2);
+        assert_eq!(unbounded.sync_errors(), 2);
+    }
+}

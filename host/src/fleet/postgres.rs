@@ -692,3 +692,26 @@ impl Recorder for Postgres {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_never_carry_the_password() {
+        let config: tokio_postgres::Config = "postgres://fleet:s3cret@db.internal:6543/rules"
+            .parse()
+            .unwrap();
+        let described = describe(&config);
+        assert_eq!(
+            described,
+            "PostgreSQL at db.internal:6543 (database \"rules\", user \"fleet\")"
+        );
+        assert!(!described.contains("s3cret"));
+        let config: tokio_postgres::Config = "host=/run/postgresql user=u".parse().unwrap();
+        assert_eq!(
+            describe(&config),
+            "PostgreSQL at /run/postgresql:5432 (database \"(the user's)\", user \"u\")"
+        );
+    }
+}

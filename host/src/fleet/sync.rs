@@ -232,3 +232,25 @@ async fn listen(store: Postgres, wake: Arc<Notify>, poll: Duration) {
         tokio::time::sleep(poll).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_sums_generations_behind_over_the_tenants_a_host_serves() {
+        let stored = std::collections::BTreeMap::from([
+            ("a".to_string(), 7),
+            ("b".to_string(), 3),
+            ("new".to_string(), 1),
+        ]);
+        let host = json!({ "a": { "generation": 5 }, "b": { "generation": 3 } });
+        assert_eq!(lag(&host, &stored), 2);
+        assert_eq!(lag(&json!({ "a": { "generation": 9 } }), &stored), 0);
+        assert_eq!(live_within(Duration::from_millis(200)), MIN_LIVE);
+        assert_eq!(
+            live_within(Duration::from_secs(10)),
+            Duration::from_secs(50)
+        );
+    }
+}
