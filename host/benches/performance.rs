@@ -267,6 +267,49 @@ fn decide_samples(
     (timing(durations), fuel, memory)
 }
 
+/// What resetting slots without `PAGEMAP_SCAN` (the safe path while swap is active)
+/// costs a fresh decision: each reset on an engine of its own, in alternating turns.
+fn slot_reset(out: &mut String, samples: usize) -> anyhow::Result<()> {
+    let example = rulegate::examples::find("us-shop").expect("the US example");
+    let engines = [true, false].map(|pagemap_scan| {
+        Engine::new(
+            EngineSettings {
+                pagemap_scan,
+                ..EngineSettings::default()
+            },
+            None,
+        )
+    });
+    let [fast, safe] = engines;
+    let (fast, safe) = (fast?, safe?);
+    let rules: [SharedRuleSet; 2] = [fast.load(example.wasm)?, safe.load(example.wasm)?];
+    let cart = us_cart(5);
+    let mut turns: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
+    for _ in 0..6 {
+        for (side, rules) in rules.iter().enumerate() {
+            let (timing, _, _) =
+                decide_samples(rules, &cart, true, Ask::ShippingAndTax, samples / 6);
+            turns[side].push(timing.median);
+        }
+    }
+    let median = |medians: &mut Vec<Duration>| {
+        medians.sort();
+        medians[medians.len() / 2]
+    };
+    let (with_scan, without) = (median(&mut turns[0]), median(&mut turns[1]));
+    writeln!(
+        out,
+        "\nSlot reset, fresh instance + shipping + tax on 5 lines, each on an engine of its own \
+         in six alternating turns (median of the turns' medians): with `PAGEMAP_SCAN` \
+         ({:?} on this host) {}, without it (the path used while swap is active) {}: {:.2}×.",
+        fast.slot_reset(),
+        micros(with_scan),
+        micros(without),
+        without.as_secs_f64() / with_scan.as_secs_f64()
+    )?;
+    Ok(())
+}
+
 fn engine(out: &mut String) -> anyhow::Result<()> {
     let engine = Engine::new(EngineSettings::default(), None)?;
     let example = rulegate::examples::find("us-shop").expect("the US example");
@@ -308,6 +351,7 @@ fn engine(out: &mut String) -> anyhow::Result<()> {
             memory >> 10,
         )?;
     }
+    slot_reset(out, samples)?;
     let mut fuel_line = String::new();
     for name in ["eu-shop", "us-shop", "catalog-shop"] {
         let rules: SharedRuleSet = engine.load(rulegate::examples::find(name).unwrap().wasm)?;

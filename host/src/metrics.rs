@@ -15,6 +15,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry as MetricRegistry;
 
 use crate::decide::Decisions;
+use crate::engine::SlotReset;
 use crate::fleet::Convergence;
 use crate::records::DecisionLog;
 use crate::tenants::{ActivationError, Registry};
@@ -96,6 +97,7 @@ pub struct Metrics {
     shadow: Family<ShadowLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     pending: Family<TenantLabels, Gauge>,
+    pagemap_scan: Gauge,
 }
 
 impl Default for Metrics {
@@ -163,9 +165,16 @@ impl Default for Metrics {
             "Events not yet delivered to the merchant",
             pending.clone(),
         );
+        let pagemap_scan = Gauge::default();
+        registry.register(
+            "rulegate_engine_pagemap_scan",
+            "Whether reused pool slots are reset with PAGEMAP_SCAN (1), or without it because swap is active (0)",
+            pagemap_scan.clone(),
+        );
         Metrics {
             deliveries,
             pending,
+            pagemap_scan,
             registry,
             callbacks,
             latency,
@@ -279,6 +288,12 @@ impl Metrics {
                 result,
             })
             .inc();
+    }
+
+    /// How the engine resets reused pool slots.
+    pub fn slot_reset(&self, reset: SlotReset) {
+        self.pagemap_scan
+            .set(i64::from(reset == SlotReset::PagemapScan));
     }
 
     /// The events of `tenant` not delivered yet.

@@ -365,6 +365,43 @@ fn no_memory_leaks_between_instances() {
     }
 }
 
+/// With a pool of one slot, every probe instance takes the slot another tenant's
+/// instance has just used on a large cart (addresses, order ids, memory grown beyond the
+/// initial size), whichever way this host resets slots: it must find none of it.
+#[test]
+fn a_slot_passed_between_tenants_shows_nothing_of_the_last() {
+    let settings = EngineSettings {
+        max_instances: 1,
+        ..EngineSettings::default()
+    };
+    let engine = Engine::new(settings, None).unwrap();
+    let probe = load(&engine, module("memory-probe"));
+    let others = [
+        load(&engine, example_wasm("eu-shop")),
+        load(&engine, example_wasm("us-shop")),
+        load(&engine, module("flat-rate")),
+    ];
+    for round in 0..300 {
+        let other = &others[round % others.len()];
+        let mut big = cart("EUR", "DE", 200);
+        big.order_id = Some(format!("another-tenants-order-{round}"));
+        let mut session = other.session(&limits());
+        let _ = session.shipping_options(&big);
+        let _ = session.validate(&big);
+        drop(session);
+        let mut mine = cart("EUR", "DE", 1);
+        mine.order_id = Some(format!("probe-{round}"));
+        let verdict = probe.session(&limits()).validate(&mine).unwrap().unwrap();
+        assert_eq!(
+            verdict,
+            Verdict::Approve,
+            "round {round}, after {}, resetting by {:?}",
+            other.id(),
+            engine.slot_reset()
+        );
+    }
+}
+
 #[test]
 fn compiled_artifacts_are_cached_by_content_hash() {
     let directory = tempfile::tempdir().unwrap();

@@ -433,6 +433,14 @@ fn the_admin_api_needs_the_token_and_health_needs_none() {
         ),
         Some(3.0)
     );
+    // How slots are reset follows this machine's swap (see SECURITY.md).
+    let swap = std::fs::read_to_string("/proc/swaps")
+        .map(|swaps| swaps.lines().skip(1).any(|line| !line.trim().is_empty()))
+        .unwrap_or(true);
+    assert_eq!(
+        metric(&text, "rulegate_engine_pagemap_scan"),
+        Some(if swap { 0.0 } else { 1.0 })
+    );
     assert_eq!(
         metric(
             &text,

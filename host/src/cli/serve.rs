@@ -63,6 +63,7 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let decision_log = DecisionLog::open(&config.decision_log, &config.state_dir, &host)
         .context("opening the decision log")?;
     let metrics = Arc::new(Metrics::default());
+    metrics.slot_reset(engine.slot_reset());
     let delivery = Delivery::new(outbox, registry.clone(), metrics.clone());
     let state = AppState::new(Services {
         registry: registry.clone(),

@@ -21,6 +21,10 @@ pub struct EngineSettings {
     /// the runtime on every tick (so this bounds how long it holds a thread at a time)
     /// and stops at the first tick past its deadline.
     pub epoch_tick_ms: u64,
+    /// Whether reused pool slots may be reset with the `PAGEMAP_SCAN` ioctl (the fast
+    /// path). Even when true it is not used while swap is active ([`SlotReset`]); false
+    /// never uses it (e.g. on a host where swap may be turned on later).
+    pub pagemap_scan: bool,
 }
 
 impl Default for EngineSettings {
@@ -30,6 +34,7 @@ impl Default for EngineSettings {
             max_memory_bytes: 256 << 20,
             max_wasm_stack_bytes: 512 << 10,
             epoch_tick_ms: 1,
+            pagemap_scan: true,
         }
     }
 }
@@ -40,8 +45,8 @@ impl EngineSettings {
         Duration::from_millis(self.epoch_tick_ms.max(1))
     }
 
-    /// The wasmtime configuration for these settings.
-    pub(crate) fn wasmtime_config(&self) -> Config {
+    /// The wasmtime configuration for these settings, resetting reused slots by `reset`.
+    pub(crate) fn wasmtime_config(&self, reset: SlotReset) -> Config {
         let mut config = Config::new();
         config.wasm_component_model(true);
         // Fuel is the CPU budget: deterministic, independent of machine load.
@@ -54,13 +59,13 @@ impl EngineSettings {
         config.parallel_compilation(true);
         // Copy-on-write memory images make instantiation independent of data size.
         config.memory_init_cow(true);
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pooling()));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(self.pooling(reset)));
         config
     }
 
     /// The pooling allocator: pre-reserved slots make a fresh instance per callback cost
     /// microseconds instead of mmap calls.
-    fn pooling(&self) -> PoolingAllocationConfig {
+    fn pooling(&self, reset: SlotReset) -> PoolingAllocationConfig {
         let instances = self.max_instances.max(1);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(instances);
@@ -79,7 +84,63 @@ impl EngineSettings {
         // and TLB shootdowns across threads, which otherwise halve throughput.
         pool.linear_memory_keep_resident(4 << 20);
         pool.table_keep_resident(64 << 10);
-        pool.pagemap_scan(Enabled::Auto);
+        pool.pagemap_scan(match reset {
+            SlotReset::PagemapScan => Enabled::Auto,
+            SlotReset::Madvise => Enabled::No,
+        });
         pool
+    }
+}
+
+/// How a reused pool slot's memory is reset before the next instance, possibly another
+/// tenant's, gets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlotReset {
+    /// Restore only the pages a call wrote, found with the `PAGEMAP_SCAN` ioctl (where
+    /// the kernel has it): the fast path.
+    PagemapScan,
+    /// Restore without `PAGEMAP_SCAN`. Used while swap is active: the scan does not
+    /// see a dirty page the kernel swapped out, which the next instance could then read
+    /// (an open wasmtime report, PR #14357, September 2026).
+    Madvise,
+}
+
+impl SlotReset {
+    /// The reset this host can use safely: without `PAGEMAP_SCAN` when the settings
+    /// say so, or when swap is active (or cannot be ruled out).
+    pub fn for_this_host(settings: &EngineSettings) -> SlotReset {
+        if !settings.pagemap_scan {
+            return SlotReset::Madvise;
+        }
+        let swap = match std::fs::read_to_string("/proc/swaps") {
+            Ok(swaps) => lists_a_device(&swaps),
+            // No /proc/swaps: PAGEMAP_SCAN is Linux's, and Linux always has it.
+            Err(_) => cfg!(target_os = "linux"),
+        };
+        if swap {
+            SlotReset::Madvise
+        } else {
+            SlotReset::PagemapScan
+        }
+    }
+}
+
+/// Whether `/proc/swaps` lists a swap device below its header line.
+fn lists_a_device(swaps: &str) -> bool {
+    swaps.lines().skip(1).any(|line| !line.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn swap_is_read_from_proc_swaps() {
+        let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+        assert!(!lists_a_device(header));
+        assert!(!lists_a_device(""));
+        assert!(lists_a_device(&format!(
+            "{header}/dev/vda2                               partition\t4194300\t\t0\t\t-2\n"
+        )));
     }
 }

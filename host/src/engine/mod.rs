@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 pub use blocking::block_on;
 pub use cache::ArtifactCache;
-pub use config::EngineSettings;
+pub use config::{EngineSettings, SlotReset};
 pub use error::{EngineError, LoadError};
 pub use executor::{Executor, LongCalls};
 pub use hash::ModuleHash;

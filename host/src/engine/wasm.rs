@@ -12,7 +12,7 @@ use wasmtime::component::{Component, InstancePre, Lift};
 
 use super::sandbox::{self, CallState};
 use super::world::{self, Export, Exports};
-use super::{ArtifactCache, EngineSettings, LoadError, ModuleHash};
+use super::{ArtifactCache, EngineSettings, LoadError, ModuleHash, SlotReset};
 use crate::model::{Cart, Decided};
 
 /// Fuel and deadline-clock ticks the load-time instantiation may use: instantiating
@@ -31,6 +31,7 @@ struct EngineInner {
     wasmtime: wasmtime::Engine,
     linker: wasmtime::component::Linker<CallState>,
     settings: EngineSettings,
+    reset: SlotReset,
     cache: Option<ArtifactCache>,
     /// Dropping it stops the epoch ticker thread.
     _ticker: mpsc::Sender<()>,
@@ -47,7 +48,14 @@ impl fmt::Debug for Engine {
 impl Engine {
     /// An engine with `settings`, caching artifacts in `cache` when given.
     pub fn new(settings: EngineSettings, cache: Option<ArtifactCache>) -> anyhow::Result<Self> {
-        let wasmtime = wasmtime::Engine::new(&settings.wasmtime_config())
+        let reset = SlotReset::for_this_host(&settings);
+        if reset == SlotReset::Madvise && settings.pagemap_scan {
+            tracing::warn!(
+                "swap is active: pooled memory is reset without PAGEMAP_SCAN, which can miss \
+                 a swapped-out page (wasmtime PR #14357); safe, at some CPU per callback"
+            );
+        }
+        let wasmtime = wasmtime::Engine::new(&settings.wasmtime_config(reset))
             .map_err(|error| anyhow::anyhow!("configuring the wasmtime engine: {error:?}"))?;
         let linker = sandbox::linker(&wasmtime)?;
         let ticker = start_epoch_ticker(wasmtime.clone(), settings.epoch_tick());
@@ -56,10 +64,16 @@ impl Engine {
                 wasmtime,
                 linker,
                 settings,
+                reset,
                 cache,
                 _ticker: ticker,
             }),
         })
+    }
+
+    /// How this engine resets reused pool slots.
+    pub fn slot_reset(&self) -> SlotReset {
+        self.inner.reset
     }
 
     /// Loads a rules module: checks that it is a component implementing the world with
