@@ -371,6 +371,15 @@ fn a_host_that_refuses_a_version_keeps_its_last_good_one_and_says_so() {
             .text()
             .contains(r#"rulegate_store_refused_version{tenant="shop"} 1"#)
     );
+    within(
+        Duration::from_secs(3),
+        "A's metrics counting C behind",
+        || {
+            a.admin("GET", "/metrics", b"")
+                .text()
+                .contains("rulegate_fleet_hosts_behind 1")
+        },
+    );
 
     // The next version C can serve ends the refusal.
     upload(&a, module("flat-rate"));
