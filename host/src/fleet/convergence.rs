@@ -33,12 +33,17 @@ impl Convergence {
         }
     }
 
-    /// The store answered and every pointer was read.
-    pub fn confirmed(&self, hosts_behind: u64) {
+    /// The store answered and every pointer was read: this host knows the store's
+    /// state (installing a newer one, which may compile for a while, comes after).
+    pub fn confirmed(&self) {
         self.reachable.store(true, Ordering::Relaxed);
         self.confirmed_ms.store(now_ms(), Ordering::Relaxed);
-        self.hosts_behind.store(hosts_behind, Ordering::Relaxed);
         *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// The hosts of the fleet behind the store, as the last heartbeats show.
+    pub fn set_hosts_behind(&self, hosts_behind: u64) {
+        self.hosts_behind.store(hosts_behind, Ordering::Relaxed);
     }
 
     /// The store did not answer; returns whether it had answered before (the outage
@@ -116,8 +121,10 @@ mod tests {
                 .unwrap()
                 .contains("max_staleness_ms = 0")
         );
-        bounded.confirmed(2);
+        bounded.confirmed();
+        bounded.set_hosts_behind(2);
         assert!(bounded.reachable());
+        assert_eq!(bounded.too_stale(), None);
         assert_eq!(bounded.hosts_behind(), 2);
         assert_eq!(unbounded.sync_errors(), 2);
     }

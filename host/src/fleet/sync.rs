@@ -94,6 +94,7 @@ impl Follower {
         retries: &mut HashMap<String, Retry>,
     ) -> Result<(), StoreError> {
         let generations = self.store.generations().await?;
+        self.convergence.confirmed();
         for tenant in self.registry.tenants() {
             let Some(&stored) = generations.get(&tenant.name) else {
                 continue;
@@ -152,7 +153,7 @@ impl Follower {
                 Duration::from_millis(*seen_ms_ago) <= live && lag(tenants, &generations) > 0
             })
             .count();
-        self.convergence.confirmed(behind as u64);
+        self.convergence.set_hosts_behind(behind as u64);
         Ok(())
     }
 }
