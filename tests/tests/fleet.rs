@@ -733,20 +733,23 @@ fn events_live_in_the_store_and_are_delivered_once_whoever_received_them() {
     );
 }
 
-/// `rulegate serve` on `config` with `RULEGATE_DATABASE_URL = url`: its exit status
-/// and standard error (it must fail before listening).
-fn serve_fails(url: &str) -> String {
+/// `rulegate serve` on a fleet host's configuration with `RULEGATE_DATABASE_URL = url`
+/// (unset when `None`): its standard error (it must fail before listening).
+fn serve_fails(url: Option<&str>) -> String {
     let dir = tempfile::tempdir().unwrap();
     let config = host_config(dir.path(), "x", &Options::default());
-    let output = Command::new(binary())
+    let mut command = Command::new(binary());
+    command
         .current_dir(dir.path())
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
-        .env("RULEGATE_DATABASE_URL", url)
-        .env("RULEGATE_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(!output.status.success(), "serve started on {url}");
+        .env("RULEGATE_LOG", "error");
+    match url {
+        Some(url) => command.env("RULEGATE_DATABASE_URL", url),
+        None => command.env_remove("RULEGATE_DATABASE_URL"),
+    };
+    let output = command.output().unwrap();
+    assert!(!output.status.success(), "serve started on {url:?}");
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
@@ -755,7 +758,7 @@ fn bad_store_settings_are_clear_errors_at_start_and_write_nothing() {
     let postgres = Postgres::start();
     let database = postgres.database("fleet");
 
-    let error = serve_fails("postgres://rulegate@127.0.0.1:notaport/fleet");
+    let error = serve_fails(Some("postgres://rulegate@127.0.0.1:notaport/fleet"));
     assert!(
         error.contains("`store.url` is not a PostgreSQL URL"),
         "{error}"
@@ -769,7 +772,7 @@ fn bad_store_settings_are_clear_errors_at_start_and_write_nothing() {
         "postgres://rulegate:wrong-password@127.0.0.1:{}/fleet",
         postgres.port
     );
-    let error = serve_fails(&wrong);
+    let error = serve_fails(Some(&wrong));
     assert!(
         error.contains(&format!(
             "cannot connect to PostgreSQL at 127.0.0.1:{}",
@@ -784,12 +787,12 @@ fn bad_store_settings_are_clear_errors_at_start_and_write_nothing() {
     );
 
     let closed = format!("postgres://rulegate:x@127.0.0.1:{}/fleet", free_port());
-    let error = serve_fails(&closed);
+    let error = serve_fails(Some(&closed));
     assert!(error.contains("check that the server runs"), "{error}");
 
     // A database of a newer schema version is refused untouched.
     postgres.sql(&database, "CREATE TABLE rulegate_schema (version integer PRIMARY KEY); INSERT INTO rulegate_schema VALUES (99)");
-    let error = serve_fails(&postgres.url(&database));
+    let error = serve_fails(Some(&postgres.url(&database)));
     assert!(
         error.contains("schema is version 99, newer than this binary's 1"),
         "{error}"
@@ -800,17 +803,7 @@ fn bad_store_settings_are_clear_errors_at_start_and_write_nothing() {
     );
 
     // Without the variable, the error names it.
-    let dir = tempfile::tempdir().unwrap();
-    let config = host_config(dir.path(), "x", &Options::default());
-    let output = Command::new(binary())
-        .current_dir(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env_remove("RULEGATE_DATABASE_URL")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("RULEGATE_DATABASE_URL"));
+    assert!(serve_fails(None).contains("RULEGATE_DATABASE_URL"));
 }
 
 fn free_port() -> u16 {

@@ -18,7 +18,7 @@ use tokio_postgres::{NoTls, Row};
 
 use super::schema;
 use crate::engine::ModuleHash;
-use crate::records::outbox::{Due, Event, EventStore, State, event_id};
+use crate::records::outbox::{Due, Event, EventStore, State};
 use crate::records::{Journal, Recorder};
 use crate::tenants::{Activation, Change, Store, StoreError, TenantState, store::HISTORY};
 
@@ -496,11 +496,7 @@ impl EventStore for Postgres {
         record: &Value,
         now_ms: u64,
     ) -> std::io::Result<String> {
-        let id = event_id(tenant, record);
-        let created = record
-            .get("received_at_ms")
-            .and_then(Value::as_u64)
-            .unwrap_or(now_ms);
+        let event = Event::pending(tenant, kind, record, now_ms);
         self.block(async {
             let client = self.client().await?;
             client
@@ -511,12 +507,12 @@ impl EventStore for Postgres {
                      ON CONFLICT (tenant, id) DO NOTHING",
                     &[
                         &tenant,
-                        &id,
-                        &kind,
-                        &i64_of(created),
-                        record,
+                        &event.id,
+                        &event.kind,
+                        &i64_of(event.created_ms),
+                        &event.data,
                         &self.host,
-                        &i64_of(now_ms),
+                        &i64_of(event.next_attempt_ms),
                     ],
                 )
                 .await
@@ -524,7 +520,7 @@ impl EventStore for Postgres {
             Ok(())
         })
         .map_err(io_error)?;
-        Ok(id)
+        Ok(event.id)
     }
 
     fn events(&self, tenant: &str) -> std::io::Result<Vec<Event>> {

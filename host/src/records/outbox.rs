@@ -149,6 +149,25 @@ pub struct Event {
 }
 
 impl Event {
+    /// `record` of `kind` for `tenant`, as it is first stored: pending, due at
+    /// `now_ms`, created when the platform's record says it arrived.
+    pub fn pending(tenant: &str, kind: String, record: &Value, now_ms: u64) -> Event {
+        Event {
+            id: event_id(tenant, record),
+            kind,
+            created_ms: record
+                .get("received_at_ms")
+                .and_then(Value::as_u64)
+                .unwrap_or(now_ms),
+            data: record.clone(),
+            state: State::Pending,
+            attempts: 0,
+            next_attempt_ms: now_ms,
+            last_error: None,
+            delivered_ms: None,
+        }
+    }
+
     /// The body POSTed to the merchant.
     pub fn payload(&self, tenant: &str) -> Value {
         serde_json::json!({
@@ -287,29 +306,14 @@ impl EventStore for FileOutbox {
         record: &Value,
         now_ms: u64,
     ) -> std::io::Result<String> {
-        let id = event_id(tenant, record);
+        let event = Event::pending(tenant, kind, record, now_ms);
         let _guard = self.guard();
         let dir = self.tenant_dir(tenant)?;
-        let path = dir.join(format!("{id}.json"));
-        if path.exists() {
-            return Ok(id);
+        let path = dir.join(format!("{}.json", event.id));
+        if !path.exists() {
+            write_atomic(&dir, &path, &serde_json::to_vec_pretty(&event)?)?;
         }
-        let event = Event {
-            id: id.clone(),
-            kind,
-            created_ms: record
-                .get("received_at_ms")
-                .and_then(Value::as_u64)
-                .unwrap_or(now_ms),
-            data: record.clone(),
-            state: State::Pending,
-            attempts: 0,
-            next_attempt_ms: now_ms,
-            last_error: None,
-            delivered_ms: None,
-        };
-        write_atomic(&dir, &path, &serde_json::to_vec_pretty(&event)?)?;
-        Ok(id)
+        Ok(event.id)
     }
 
     fn events(&self, tenant: &str) -> std::io::Result<Vec<Event>> {
