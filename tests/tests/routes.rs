@@ -71,6 +71,17 @@ const JSON: &[(&str, &str)] = &[("content-type", "application/json")];
 
 /// A client error: its status, the JSON body's `error` code, and a message that
 /// contains `says`.
+/// An admin request and its refusal: method, target, body, status, error code, and
+/// what the message says.
+type Refusal = (
+    &'static str,
+    &'static str,
+    &'static [u8],
+    u16,
+    &'static str,
+    &'static str,
+);
+
 fn assert_refused(answered: &Answered, status: u16, code: &str, says: &str) {
     assert_eq!(answered.status, status, "{:?}", answered);
     let body = answered.json();
@@ -330,46 +341,46 @@ async fn the_admin_api_needs_its_bearer_token() {
         tenants.json()["tenants"][1]["active"]["version"],
         "native:us-shop"
     );
-    let unknown = send(
-        &routers.admin,
-        request("GET", "/v1/tenants/nobody", &authorized, b""),
-    )
-    .await;
-    assert_refused(&unknown, 404, "not_found", "nobody");
-    let events = send(
-        &routers.admin,
-        request("GET", "/v1/tenants/nobody/events", &authorized, b""),
-    )
-    .await;
-    assert_refused(&events, 404, "not_found", "nobody");
-    let resend = send(
-        &routers.admin,
-        request(
+    // Refusals of the admin API: each names what is wrong.
+    let refusals: [Refusal; 5] = [
+        ("GET", "/v1/tenants/nobody", b"", 404, "not_found", "nobody"),
+        (
+            "GET",
+            "/v1/tenants/nobody/events",
+            b"",
+            404,
+            "not_found",
+            "nobody",
+        ),
+        (
             "POST",
             "/v1/tenants/shop/events/evt_1/resend",
-            &authorized,
             b"",
+            409,
+            "no_events_endpoint",
+            "[tenants.shop.events]",
         ),
-    )
-    .await;
-    assert_refused(&resend, 409, "no_events_endpoint", "[tenants.shop.events]");
-    let empty = send(
-        &routers.admin,
-        request("POST", "/v1/tenants/shop/versions", &authorized, b""),
-    )
-    .await;
-    assert_refused(&empty, 400, "bad_request", "the body is empty");
-    let bad = send(
-        &routers.admin,
-        request(
+        (
+            "POST",
+            "/v1/tenants/shop/versions",
+            b"",
+            400,
+            "bad_request",
+            "the body is empty",
+        ),
+        (
             "POST",
             "/v1/tenants/shop/activate",
-            &authorized,
             b"{\"versio\": 1}",
+            400,
+            "bad_request",
+            "version",
         ),
-    )
-    .await;
-    assert_refused(&bad, 400, "bad_request", "version");
+    ];
+    for (method, target, body, status, code, says) in refusals {
+        let answered = send(&routers.admin, request(method, target, &authorized, body)).await;
+        assert_refused(&answered, status, code, says);
+    }
     let metrics = send(&routers.admin, request("GET", "/metrics", &authorized, b"")).await;
     assert_eq!(metrics.status, 200);
     let text = String::from_utf8_lossy(&metrics.body);
