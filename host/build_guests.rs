@@ -1,17 +1,19 @@
 // Shared by the build scripts of `host` (the example rules, embedded in the binary) and
-// `tests` (the hostile test modules): builds a workspace of rules crates for
-// wasm32-wasip2 once per host build, in its own target directory.
+// `tests` (the hostile test modules): builds a workspace of rules crates for a wasm
+// target once per host build, in its own target directory.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The target every rules module is built for.
-const GUEST_TARGET: &str = "wasm32-wasip2";
-
-/// Builds the rules workspace at `workspace` in release mode and returns, for each of
-/// `crates`, the path of its component. Re-runs when the workspace, the SDK or the
-/// contract change.
-fn build_guests(repository: &Path, workspace: &Path, crates: &[&str]) -> Vec<(String, PathBuf)> {
+/// Builds `crates` of the rules workspace at `workspace` in release mode for `target`
+/// and returns, for each, the path of its module. Re-runs when the workspace, the SDK or
+/// the contract change.
+fn build_guests(
+    repository: &Path,
+    workspace: &Path,
+    target: &str,
+    crates: &[&str],
+) -> Vec<(String, PathBuf)> {
     for watched in ["wit", "guest-sdk/src", "guest-sdk/Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", repository.join(watched).display());
     }
@@ -27,7 +29,7 @@ fn build_guests(repository: &Path, workspace: &Path, crates: &[&str]) -> Vec<(St
             }
         }
     }
-    require_guest_target();
+    require_target(target);
 
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -35,8 +37,9 @@ fn build_guests(repository: &Path, workspace: &Path, crates: &[&str]) -> Vec<(St
         .join("rules-wasm");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
-        .args(["build", "--release", "--target", GUEST_TARGET, "--manifest-path"])
+        .args(["build", "--release", "--target", target, "--manifest-path"])
         .arg(workspace.join("Cargo.toml"))
+        .args(crates.iter().flat_map(|name| ["--package", name]))
         .arg("--target-dir")
         .arg(&target_dir)
         // The outer build's flags and wrappers (coverage, clippy) are for the host.
@@ -60,7 +63,7 @@ fn build_guests(repository: &Path, workspace: &Path, crates: &[&str]) -> Vec<(St
         .iter()
         .map(|name| {
             let artifact = target_dir
-                .join(GUEST_TARGET)
+                .join(target)
                 .join("release")
                 .join(format!("{}.wasm", name.replace('-', "_")));
             assert!(artifact.exists(), "{} was not built", artifact.display());
@@ -70,17 +73,17 @@ fn build_guests(repository: &Path, workspace: &Path, crates: &[&str]) -> Vec<(St
 }
 
 /// Fails the build with the fix when the wasm target is not installed.
-fn require_guest_target() {
+fn require_target(target: &str) {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let sysroot = Command::new(rustc)
         .args(["--print", "sysroot"])
         .output()
         .expect("running rustc --print sysroot");
     let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if !sysroot.join("lib/rustlib").join(GUEST_TARGET).exists() {
+    if !sysroot.join("lib/rustlib").join(target).exists() {
         panic!(
-            "the {GUEST_TARGET} target is not installed, and rules modules are built for it: \
-             run `rustup target add {GUEST_TARGET}`"
+            "the {target} target is not installed, and rules modules are built for it: \
+             run `rustup target add {target}`"
         );
     }
 }

@@ -1,4 +1,6 @@
-//! Builds the test modules in `modules/` for wasm32-wasip2, once per test build.
+//! Builds the test modules in `modules/` once per test build: all as wasm32-wasip2
+//! components (whose std imports WASI, so the sandbox's WASI side is tested), and some
+//! also as wasm32-unknown-unknown core modules, the SDK's build.
 
 include!("../host/build_guests.rs");
 
@@ -20,13 +22,38 @@ const MODULES: &[&str] = &[
     "imports-clock",
     "imports-sockets",
     "mistyped-export",
+    "slow-answer",
+];
+
+/// The modules also built as core modules for wasm32-unknown-unknown, the SDK's build,
+/// which the host makes one-module components called directly on the calling thread;
+/// `rulegate_tests::core_module` finds them.
+const CORE_MODULES: &[&str] = &[
+    "infinite-loop",
+    "memory-bomb",
+    "panics",
+    "deep-recursion",
+    "memory-probe",
+    "chatty",
+    "flat-rate",
+    "allocation-storm",
+    "slow-answer",
 ];
 
 fn main() {
     let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
     let repository = tests.parent().expect("tests/ sits in the repository");
-    let built = build_guests(repository, &tests.join("modules"), MODULES);
-    let table: Vec<String> = built
+    let modules = tests.join("modules");
+    let components = build_guests(repository, &modules, "wasm32-wasip2", MODULES);
+    let cores = build_guests(repository, &modules, "wasm32-unknown-unknown", CORE_MODULES);
+    let table: Vec<String> = components
+        .into_iter()
+        .chain(
+            cores
+                .into_iter()
+                .map(|(name, path)| (format!("{name}.core"), path)),
+        )
+        .collect::<Vec<_>>()
         .iter()
         .map(|(name, path)| {
             format!(

@@ -42,7 +42,7 @@ pub struct BumpAllocator {
     end: Cell<usize>,
 }
 
-// SAFETY: a wasm32-wasip2 rules module runs on one thread; no other thread can observe
+// SAFETY: a wasm rules module runs on one thread; no other thread can observe
 // the cells.
 unsafe impl Sync for BumpAllocator {}
 

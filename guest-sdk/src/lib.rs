@@ -3,7 +3,8 @@
 //! A rules module answers three questions for a checkout: which shipping options at what
 //! price ([`Rules::shipping_options`]), which tax rates ([`Rules::tax`]) and whether to
 //! accept the order ([`Rules::validate`]). Implement [`Rules`] on a type, export it with
-//! [`export!`], and build with `cargo build --release --target wasm32-wasip2`:
+//! [`export!`], and build with `cargo build --release --target wasm32-unknown-unknown`
+//! (the host makes the core module a component when it loads it):
 //!
 //! ```
 //! use rulegate_sdk::prelude::*;

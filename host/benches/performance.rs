@@ -36,13 +36,28 @@ use rsa::signature::{SignatureEncoding, Signer};
 use rulegate::engine::{Engine, EngineSettings, Limits, Session, SharedRuleSet};
 use rulegate::model::{Address, Cart, Line, LineKind, Platform, Price, empty_cart};
 
-/// The guest build the build scripts use, for the test module the isolation run needs.
+/// The guest build the build scripts use, for the test module the isolation run needs
+/// and the wasip2 build of an example.
 mod guests {
     include!("../build_guests.rs");
 
-    pub fn build(repository: &Path, workspace: &Path, crates: &[&str]) -> Vec<(String, PathBuf)> {
-        build_guests(repository, workspace, crates)
+    pub fn build(
+        repository: &Path,
+        workspace: &Path,
+        target: &str,
+        crates: &[&str],
+    ) -> Vec<(String, PathBuf)> {
+        build_guests(repository, workspace, target, crates)
     }
+}
+
+/// The example `name` built as a wasm32-wasip2 component: the build rules had before
+/// the SDK's core-module build, measured beside it.
+fn wasip2_example(name: &str) -> PathBuf {
+    let examples = repository().join("example-rules");
+    guests::build(&repository(), &examples, "wasm32-wasip2", &[name])
+        .remove(0)
+        .1
 }
 
 fn quick() -> bool {
@@ -279,8 +294,28 @@ fn decide_durations(
     (durations, fuel, memory)
 }
 
+/// Fresh instance + shipping + tax on `cart`, for each of `rules` (each on an engine of
+/// its own), in six alternating turns: the median of each one's turn medians.
+fn alternate(rules: &[SharedRuleSet], cart: &Cart, samples: usize) -> Vec<Duration> {
+    let mut turns = vec![Vec::new(); rules.len()];
+    for _ in 0..6 {
+        for (side, rules) in rules.iter().enumerate() {
+            let (timing, _, _) =
+                decide_samples(rules, cart, true, Ask::ShippingAndTax, samples / 6);
+            turns[side].push(timing.median);
+        }
+    }
+    turns
+        .into_iter()
+        .map(|mut medians| {
+            medians.sort();
+            medians[medians.len() / 2]
+        })
+        .collect()
+}
+
 /// What resetting slots without `PAGEMAP_SCAN` (the safe path while swap is active)
-/// costs a fresh decision: each reset on an engine of its own, in alternating turns.
+/// costs a fresh decision.
 fn slot_reset(out: &mut String, samples: usize) -> anyhow::Result<()> {
     let example = rulegate::examples::find("us-shop").expect("the US example");
     let engines = [true, false].map(|pagemap_scan| {
@@ -295,20 +330,8 @@ fn slot_reset(out: &mut String, samples: usize) -> anyhow::Result<()> {
     let [fast, safe] = engines;
     let (fast, safe) = (fast?, safe?);
     let rules: [SharedRuleSet; 2] = [fast.load(example.wasm)?, safe.load(example.wasm)?];
-    let cart = us_cart(5);
-    let mut turns: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
-    for _ in 0..6 {
-        for (side, rules) in rules.iter().enumerate() {
-            let (timing, _, _) =
-                decide_samples(rules, &cart, true, Ask::ShippingAndTax, samples / 6);
-            turns[side].push(timing.median);
-        }
-    }
-    let median = |medians: &mut Vec<Duration>| {
-        medians.sort();
-        medians[medians.len() / 2]
-    };
-    let (with_scan, without) = (median(&mut turns[0]), median(&mut turns[1]));
+    let medians = alternate(&rules, &us_cart(5), samples);
+    let (with_scan, without) = (medians[0], medians[1]);
     writeln!(
         out,
         "\nSlot reset, fresh instance + shipping + tax on 5 lines, each on an engine of its own \
@@ -319,6 +342,46 @@ fn slot_reset(out: &mut String, samples: usize) -> anyhow::Result<()> {
         micros(without),
         without.as_secs_f64() / with_scan.as_secs_f64()
     )?;
+    Ok(())
+}
+
+/// The SDK's build (a core module, made a one-module component at load and called
+/// directly) against the same crate built as a wasm32-wasip2 component (three core
+/// modules, WASI imports, calls on fibers), on clean and on pre-used slots.
+fn builds(out: &mut String, samples: usize) -> anyhow::Result<()> {
+    let example = rulegate::examples::find("us-shop").expect("the US example");
+    let wasip2 = std::fs::read(wasip2_example("us-shop"))?;
+    let engines = (0..4)
+        .map(|_| Engine::new(EngineSettings::default(), None))
+        .collect::<anyhow::Result<Vec<Engine>>>()?;
+    let rules: Vec<SharedRuleSet> = vec![
+        engines[0].load(example.wasm)?,
+        engines[1].load(&wasip2)?,
+        engines[2].load(example.wasm)?,
+        engines[3].load(&wasip2)?,
+    ];
+    for used in &rules[2..] {
+        decide_durations(used, &us_cart(200), true, Ask::ShippingAndTax, 1_000);
+    }
+    let medians = alternate(&rules, &us_cart(5), samples);
+    writeln!(
+        out,
+        "\nThe two builds of the US shop, fresh instance + shipping + tax on 5 lines, each on an \
+         engine of its own in six alternating turns (median of the turns' medians):\n\n\
+         | slots | SDK core module | wasip2 component | core ÷ wasip2 |\n|---|---|---|---|"
+    )?;
+    for (label, core, component) in [
+        ("clean", medians[0], medians[1]),
+        ("pre-used", medians[2], medians[3]),
+    ] {
+        writeln!(
+            out,
+            "| {label} | {} | {} | {:.2}× |",
+            micros(core),
+            micros(component),
+            core.as_secs_f64() / component.as_secs_f64()
+        )?;
+    }
     Ok(())
 }
 
@@ -390,6 +453,7 @@ fn engine(out: &mut String) -> anyhow::Result<()> {
             memory >> 10,
         )?;
     }
+    builds(out, samples)?;
     slot_reset(out, samples)?;
     let mut fuel_line = String::new();
     for name in ["eu-shop", "us-shop", "catalog-shop"] {
@@ -804,10 +868,12 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
     let burner = guests::build(
         &repository(),
         &repository().join("tests/modules"),
+        "wasm32-unknown-unknown",
         &["infinite-loop"],
     )
     .remove(0)
     .1;
+    let wasip2 = wasip2_example("us-shop");
     let mut config = format!(
         "listen = \"127.0.0.1:0\"\nstate_dir = {:?}\n[decision_log]\nenabled = false\n",
         dir.path().join("state").display().to_string()
@@ -817,6 +883,10 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
             "[tenants.{name}]\nmodule = \"{module}\"\n[tenants.{name}.kco]\nunauthenticated = true\n[tenants.{name}.messenger]\nunauthenticated = true\n"
         ));
     }
+    config.push_str(&format!(
+        "[tenants.wasip2]\nmodule = {:?}\n[tenants.wasip2.kco]\nunauthenticated = true\n",
+        wasip2.display().to_string()
+    ));
     config.push_str(&klix_tenant("wasm-sek", "example:catalog-shop", &keys));
     config.push_str(&klix_tenant("native-sek", "native:catalog-shop", &keys));
     config.push_str(&format!(
@@ -882,8 +952,8 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
         "The load generator (one thread, one task per keep-alive connection) sends one \
          callback after another on each connection, from the same machine, so it shares \
          the cores with the server; the server runs with the decision log off. `wasm` \
-         tenants run the example components, `native` tenants the same rules linked \
-         natively, in the same server process. The two take turns: six stretches each, \
+         tenants run the example modules as the SDK builds them, `native` tenants the \
+         same rules linked natively, in the same server process. The two take turns: six stretches each, \
          alternating, {:.1} s per side and row in all (each stretch after a short \
          warm-up), so that load from elsewhere on the machine weighs on both alike. \
          Server CPU is the server process's CPU time (all threads) per answered callback \
@@ -919,6 +989,47 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
                 w.errors + n.errors,
             )?;
         }
+    }
+
+    // The two builds of the same rules, side by side.
+    writeln!(
+        out,
+        "\nThe US shop's rules as the SDK builds them (a core module for \
+         wasm32-unknown-unknown, made a one-module component at load and called directly) \
+         against the same crate built as a wasm32-wasip2 component (three core modules, \
+         WASI imports, calls on fibers), KCO address_update, in the same alternating \
+         stretches:\n"
+    )?;
+    writeln!(
+        out,
+        "| connections | core module req/s | wasip2 req/s | core module p99 | wasip2 p99 | server CPU core module ÷ wasip2 | errors |"
+    )?;
+    writeln!(out, "|---|---|---|---|---|---|---|")?;
+    let wasip2_kco = Scenario {
+        name: "KCO address_update (wasip2)",
+        request: request("/wasip2/kco/address_update", &[], &kco),
+    };
+    for connections in [16, 64] {
+        let (core, component) = load_in_turns(
+            server.target(),
+            &wasm_scenarios[0],
+            &wasip2_kco,
+            connections,
+            duration,
+        );
+        writeln!(
+            out,
+            "| {connections} | {:.0} | {:.0} | {} | {} | {} ÷ {} = {:.2}× | {} |",
+            core.per_second,
+            component.per_second,
+            millis(core.p99),
+            millis(component.p99),
+            micros(core.server_cpu_per_request),
+            micros(component.server_cpu_per_request),
+            core.server_cpu_per_request.as_secs_f64()
+                / component.server_cpu_per_request.as_secs_f64().max(1e-12),
+            core.errors + component.errors,
+        )?;
     }
 
     // Isolation: the wasm tenant's Messenger latency alone, then while 4 clients keep

@@ -1,4 +1,4 @@
-//! The example rules, embedded: each as the WebAssembly component built from
+//! The example rules, embedded: each as the WebAssembly module built from
 //! `example-rules/` by the build script, and as the same crate linked natively.
 
 use std::sync::Arc;
@@ -12,7 +12,7 @@ pub struct Example {
     pub name: &'static str,
     /// What it demonstrates.
     pub summary: &'static str,
-    /// The component, built with `cargo build --release --target wasm32-wasip2`.
+    /// The module, built with `cargo build --release --target wasm32-unknown-unknown`.
     pub wasm: &'static [u8],
     native: fn() -> SharedRuleSet,
 }

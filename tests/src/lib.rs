@@ -26,6 +26,12 @@ pub fn module(name: &str) -> &'static [u8] {
         .unwrap_or_else(|| panic!("no test module named {name:?}"))
 }
 
+/// The bytes of the test module `name` built as a core module for
+/// wasm32-unknown-unknown (the SDK's build; see `tests/build.rs`).
+pub fn core_module(name: &str) -> &'static [u8] {
+    module(&format!("{name}.core"))
+}
+
 /// The bytes of `tests/fixtures/<path>` (platform payloads, copied from public sources).
 pub fn fixture(path: &str) -> Vec<u8> {
     let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -15,20 +15,33 @@ fn file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
 #[test]
 fn check_accepts_an_example_and_lists_its_imports() {
     let dir = tempfile::tempdir().unwrap();
+    // The SDK's build: a core module, made a component that imports nothing of WASI.
     let path = file(&dir, "eu.wasm", example_wasm("eu-shop"));
     let run = rulegate(&["check", &path]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stdout.contains("kind     component"));
-    assert!(run.stdout.contains("ok        wasi:cli/stdout@"));
+    assert!(
+        run.stdout.contains("kind     core module"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("wasi:"), "{}", run.stdout);
     assert!(
         run.stdout
             .contains("implements rulegate:checkout/rules@0.1.0")
     );
     assert!(run.stdout.contains("result   accepted"));
 
+    // A wasip2 component lists the WASI interfaces its std imports.
+    let component = file(&dir, "flat.wasm", module("flat-rate"));
+    let run = rulegate(&["check", &component]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("kind     component"));
+    assert!(run.stdout.contains("ok        wasi:cli/stdout@"));
+    assert!(run.stdout.contains("result   accepted"));
+
     let run = rulegate(&["check", &path, "--json"]);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
-    assert_eq!(report["kind"], "component");
+    assert_eq!(report["kind"], "core module");
     assert_eq!(report["error"], Value::Null);
     assert!(report["compile_ms"].as_f64().unwrap() > 0.0);
     assert!(
@@ -43,7 +56,10 @@ fn check_accepts_an_example_and_lists_its_imports() {
 fn check_refuses_with_a_reason_and_exit_1() {
     let dir = tempfile::tempdir().unwrap();
     for (name, reason) in [
-        ("core-module", "core WebAssembly module, not a component"),
+        (
+            "core-module",
+            "core WebAssembly module without the contract's types",
+        ),
         (
             "wrong-world",
             "does not implement rulegate:checkout/rules@0.1.0",

@@ -4,10 +4,10 @@
 use std::time::Duration;
 
 use rulegate::engine::{
-    ArtifactCache, Engine, EngineError, EngineSettings, Limits, LoadError, RuleSet,
+    ArtifactCache, Engine, EngineError, EngineSettings, Limits, LoadError, ModuleHash, RuleSet,
 };
 use rulegate::model::{CustomerKind, RejectionCode, RuleError, ShippingMethod, Verdict};
-use rulegate_tests::{cart, engine, example_wasm, limits, load, module};
+use rulegate_tests::{cart, core_module, engine, example_wasm, limits, load, module};
 
 #[test]
 fn every_example_loads_and_answers() {
@@ -73,6 +73,15 @@ fn b2b_reverse_charge_in_the_sandbox() {
 }
 
 /// A good call on the example, to show the engine still serves after a failure.
+/// A test module as each build the host accepts: the wasm32-wasip2 component (called
+/// on the async path) and the SDK's wasm32-unknown-unknown core module (called directly).
+fn both_builds(name: &str) -> [(&'static str, &'static [u8]); 2] {
+    [
+        ("component", module(name)),
+        ("core module", core_module(name)),
+    ]
+}
+
 fn still_serves(engine: &Engine) {
     let eu = load(engine, example_wasm("eu-shop"));
     let tax = eu
@@ -85,95 +94,117 @@ fn still_serves(engine: &Engine) {
 
 #[test]
 fn infinite_loop_stops_on_fuel() {
-    let engine = engine();
-    let looping = load(&engine, module("infinite-loop"));
-    let limits = Limits {
-        fuel: Some(5_000_000),
-        ..limits()
-    };
-    let error = looping
-        .session(&limits)
-        .tax(&cart("EUR", "DE", 1))
-        .unwrap_err();
-    assert_eq!(error, EngineError::FuelExhausted { budget: 5_000_000 });
-    still_serves(&engine);
+    for (build, bytes) in both_builds("infinite-loop") {
+        let engine = engine();
+        let looping = load(&engine, bytes);
+        let limits = Limits {
+            fuel: Some(5_000_000),
+            ..limits()
+        };
+        let error = looping
+            .session(&limits)
+            .tax(&cart("EUR", "DE", 1))
+            .unwrap_err();
+        assert_eq!(
+            error,
+            EngineError::FuelExhausted { budget: 5_000_000 },
+            "{build}"
+        );
+        still_serves(&engine);
+    }
 }
 
 #[test]
 fn infinite_loop_without_fuel_stops_on_the_deadline() {
-    let engine = engine();
-    let looping = load(&engine, module("infinite-loop"));
-    let limits = Limits {
-        fuel: None,
-        deadline_ms: 200,
-        ..limits()
-    };
-    let mut session = looping.session(&limits);
-    let error = session.shipping_options(&cart("EUR", "DE", 1)).unwrap_err();
-    assert_eq!(
-        error,
-        EngineError::Deadline {
-            deadline: Duration::from_millis(200)
-        }
-    );
-    // The callback's deadline has passed: later decisions fail fast, without running.
-    assert!(matches!(
-        session.validate(&cart("EUR", "DE", 1)),
-        Err(EngineError::Deadline { .. })
-    ));
-    still_serves(&engine);
+    for (build, bytes) in both_builds("infinite-loop") {
+        let engine = engine();
+        let looping = load(&engine, bytes);
+        let limits = Limits {
+            fuel: None,
+            deadline_ms: 200,
+            ..limits()
+        };
+        let mut session = looping.session(&limits);
+        let error = session.shipping_options(&cart("EUR", "DE", 1)).unwrap_err();
+        assert_eq!(
+            error,
+            EngineError::Deadline {
+                deadline: Duration::from_millis(200)
+            },
+            "{build}"
+        );
+        // The callback's deadline has passed: later decisions fail fast, without running.
+        assert!(
+            matches!(
+                session.validate(&cart("EUR", "DE", 1)),
+                Err(EngineError::Deadline { .. })
+            ),
+            "{build}"
+        );
+        still_serves(&engine);
+    }
 }
 
 #[test]
 fn memory_bomb_stops_at_the_memory_limit() {
-    let engine = engine();
-    let bomb = load(&engine, module("memory-bomb"));
-    let limits = Limits {
-        memory_bytes: 16 << 20,
-        ..limits()
-    };
-    let mut session = bomb.session(&limits);
-    let error = session.validate(&cart("EUR", "DE", 1)).unwrap_err();
-    assert_eq!(error, EngineError::MemoryLimit { limit: 16 << 20 });
-    assert!(session.usage().peak_memory_bytes <= 16 << 20);
-    assert!(
-        session.usage().peak_memory_bytes > 8 << 20,
-        "it did grow before being stopped"
-    );
-    still_serves(&engine);
+    for (build, bytes) in both_builds("memory-bomb") {
+        let engine = engine();
+        let bomb = load(&engine, bytes);
+        let limits = Limits {
+            memory_bytes: 16 << 20,
+            ..limits()
+        };
+        let mut session = bomb.session(&limits);
+        let error = session.validate(&cart("EUR", "DE", 1)).unwrap_err();
+        assert_eq!(
+            error,
+            EngineError::MemoryLimit { limit: 16 << 20 },
+            "{build}"
+        );
+        assert!(session.usage().peak_memory_bytes <= 16 << 20);
+        assert!(
+            session.usage().peak_memory_bytes > 8 << 20,
+            "it did grow before being stopped"
+        );
+        still_serves(&engine);
+    }
 }
 
 #[test]
 fn panic_is_a_trap_and_the_next_decision_gets_a_fresh_instance() {
-    let engine = engine();
-    let panics = load(&engine, module("panics"));
-    let mut session = panics.session(&limits());
-    let error = session.tax(&cart("EUR", "DE", 1)).unwrap_err();
-    let EngineError::Trap { message } = &error else {
-        panic!("expected a trap, got {error:?}")
-    };
-    assert!(message.contains("unreachable"), "{message}");
-    assert!(matches!(
-        session.shipping_options(&cart("EUR", "DE", 1)),
-        Err(EngineError::Trap { .. })
-    ));
-    assert_eq!(session.usage().instances, 2);
-    still_serves(&engine);
+    for (build, bytes) in both_builds("panics") {
+        let engine = engine();
+        let panics = load(&engine, bytes);
+        let mut session = panics.session(&limits());
+        let error = session.tax(&cart("EUR", "DE", 1)).unwrap_err();
+        let EngineError::Trap { message } = &error else {
+            panic!("{build}: expected a trap, got {error:?}")
+        };
+        assert!(message.contains("unreachable"), "{build}: {message}");
+        assert!(matches!(
+            session.shipping_options(&cart("EUR", "DE", 1)),
+            Err(EngineError::Trap { .. })
+        ));
+        assert_eq!(session.usage().instances, 2, "{build}");
+        still_serves(&engine);
+    }
 }
 
 #[test]
 fn unbounded_recursion_is_a_stack_overflow_trap() {
-    let engine = engine();
-    let deep = load(&engine, module("deep-recursion"));
-    let error = deep
-        .session(&limits())
-        .tax(&cart("EUR", "DE", 1))
-        .unwrap_err();
-    let EngineError::Trap { message } = &error else {
-        panic!("expected a trap, got {error:?}")
-    };
-    assert!(message.contains("stack overflow"), "{message}");
-    still_serves(&engine);
+    for (build, bytes) in both_builds("deep-recursion") {
+        let engine = engine();
+        let deep = load(&engine, bytes);
+        let error = deep
+            .session(&limits())
+            .tax(&cart("EUR", "DE", 1))
+            .unwrap_err();
+        let EngineError::Trap { message } = &error else {
+            panic!("{build}: expected a trap, got {error:?}")
+        };
+        assert!(message.contains("stack overflow"), "{build}: {message}");
+        still_serves(&engine);
+    }
 }
 
 #[test]
@@ -234,30 +265,32 @@ fn huge_output_is_a_contract_violation_bounded_by_the_memory_limit() {
 
 #[test]
 fn an_allocation_storm_ends_on_fuel() {
-    let engine = engine();
-    let storm = load(&engine, module("allocation-storm"));
-    let limits = Limits {
-        fuel: Some(20_000_000),
-        ..limits()
-    };
-    for decision in 0..3 {
-        let mut session = storm.session(&limits);
-        let cart = cart("EUR", "DE", 1);
-        let error = match decision {
-            0 => session.tax(&cart).map(drop),
-            1 => session.shipping_options(&cart).map(drop),
-            _ => session.validate(&cart).map(drop),
+    for (build, bytes) in both_builds("allocation-storm") {
+        let engine = engine();
+        let storm = load(&engine, bytes);
+        let limits = Limits {
+            fuel: Some(20_000_000),
+            ..limits()
+        };
+        for decision in 0..3 {
+            let mut session = storm.session(&limits);
+            let cart = cart("EUR", "DE", 1);
+            let error = match decision {
+                0 => session.tax(&cart).map(drop),
+                1 => session.shipping_options(&cart).map(drop),
+                _ => session.validate(&cart).map(drop),
+            }
+            .unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    EngineError::FuelExhausted { .. } | EngineError::MemoryLimit { .. }
+                ),
+                "{build}: {error:?}"
+            );
         }
-        .unwrap_err();
-        assert!(
-            matches!(
-                error,
-                EngineError::FuelExhausted { .. } | EngineError::MemoryLimit { .. }
-            ),
-            "{error:?}"
-        );
+        still_serves(&engine);
     }
-    still_serves(&engine);
 }
 
 #[test]
@@ -280,16 +313,89 @@ fn components_importing_clocks_or_sockets_are_refused() {
 }
 
 #[test]
-fn a_core_module_is_refused() {
+fn a_core_module_without_the_contracts_types_is_refused() {
     let engine = engine();
     let error = engine.load(module("core-module")).unwrap_err();
     assert!(matches!(error, LoadError::CoreModule), "{error}");
-    assert!(error.to_string().contains("not a component"));
+    assert!(error.to_string().contains("without the contract's types"));
     assert!(matches!(
         engine.load(b"(module)").unwrap_err(),
         LoadError::NotWasm
     ));
     still_serves(&engine);
+}
+
+/// The SDK's build, a core module for wasm32-unknown-unknown, is made a component at
+/// load: its version is still the hash of the bytes given, it answers as the same
+/// rules built as a wasip2 component do, with one instance per session.
+#[test]
+fn a_core_module_built_with_the_sdk_is_made_a_component_at_load() {
+    let engine = engine();
+    let bytes = core_module("flat-rate");
+    let core = load(&engine, bytes);
+    assert_eq!(core.id(), ModuleHash::of(bytes).to_string());
+    let component = load(&engine, module("flat-rate"));
+    assert_ne!(core.id(), component.id());
+    let cart = cart("EUR", "DE", 3);
+    let mut direct = core.session(&limits());
+    let mut fibered = component.session(&limits());
+    assert_eq!(
+        direct.shipping_options(&cart).unwrap(),
+        fibered.shipping_options(&cart).unwrap()
+    );
+    assert_eq!(direct.tax(&cart).unwrap(), fibered.tax(&cart).unwrap());
+    assert_eq!(
+        direct.validate(&cart).unwrap(),
+        fibered.validate(&cart).unwrap()
+    );
+    assert_eq!(direct.usage().instances, 1);
+    assert!(direct.usage().fuel > 0);
+    assert!(
+        direct.usage().fuel <= fibered.usage().fuel,
+        "no WASI shim to run: {} vs {}",
+        direct.usage().fuel,
+        fibered.usage().fuel
+    );
+
+    let inspection = engine.inspect(bytes);
+    assert_eq!(inspection.kind, "core module");
+    assert!(inspection.accepted(), "{:?}", inspection.error);
+    assert!(
+        inspection
+            .imports
+            .iter()
+            .all(|import| import.name.starts_with("rulegate:checkout/")),
+        "{:?}",
+        inspection.imports
+    );
+}
+
+/// A call made directly on the calling thread that is still running at the deadline
+/// clock's second tick is made again on the async path, on a fresh instance, which
+/// gives the module's answer.
+#[test]
+fn a_direct_call_that_runs_long_is_answered_on_the_async_path() {
+    let engine = engine();
+    let slow = load(&engine, core_module("slow-answer"));
+    let limits = Limits {
+        fuel: None,
+        deadline_ms: 10_000,
+        ..limits()
+    };
+    // 20 million rounds: tens of milliseconds, many ticks of the 1 ms clock.
+    let mut long = cart("EUR", "DE", 1);
+    long.lines[0].quantity = 20_000;
+    let mut session = slow.session(&limits);
+    let options = session.shipping_options(&long).unwrap().unwrap();
+    assert_eq!(options[0].id, "flat");
+    assert_eq!(
+        session.usage().instances,
+        2,
+        "the direct instance was interrupted and a fresh one answered"
+    );
+    // The session's later decisions stay on the async path, on that instance.
+    assert_eq!(session.validate(&long).unwrap().unwrap(), Verdict::Approve);
+    assert_eq!(session.usage().instances, 2);
 }
 
 #[test]
@@ -346,22 +452,25 @@ fn a_component_importing_the_filesystem_is_refused() {
 #[test]
 fn a_truncated_component_does_not_compile() {
     let engine = engine();
-    let bytes = example_wasm("eu-shop");
-    let error = engine.load(&bytes[..bytes.len() / 2]).unwrap_err();
-    assert!(matches!(error, LoadError::Compile(_)), "{error}");
+    for bytes in [module("flat-rate"), core_module("flat-rate")] {
+        let error = engine.load(&bytes[..bytes.len() / 2]).unwrap_err();
+        assert!(matches!(error, LoadError::Compile(_)), "{error}");
+    }
 }
 
 /// Different merchants' instances reuse the same pool slots: nothing one instance wrote
 /// may be visible to the next.
 #[test]
 fn no_memory_leaks_between_instances() {
-    let engine = engine();
-    let probe = load(&engine, module("memory-probe"));
-    for round in 0..2000 {
-        let mut cart = cart("EUR", "DE", 1);
-        cart.order_id = Some(format!("secret-of-order-{round}"));
-        let verdict = probe.session(&limits()).validate(&cart).unwrap().unwrap();
-        assert_eq!(verdict, Verdict::Approve, "round {round}");
+    for (build, bytes) in both_builds("memory-probe") {
+        let engine = engine();
+        let probe = load(&engine, bytes);
+        for round in 0..2000 {
+            let mut cart = cart("EUR", "DE", 1);
+            cart.order_id = Some(format!("secret-of-order-{round}"));
+            let verdict = probe.session(&limits()).validate(&cart).unwrap().unwrap();
+            assert_eq!(verdict, Verdict::Approve, "{build}, round {round}");
+        }
     }
 }
 
@@ -375,13 +484,17 @@ fn a_slot_passed_between_tenants_shows_nothing_of_the_last() {
         ..EngineSettings::default()
     };
     let engine = Engine::new(settings, None).unwrap();
-    let probe = load(&engine, module("memory-probe"));
+    let probes = [
+        load(&engine, module("memory-probe")),
+        load(&engine, core_module("memory-probe")),
+    ];
     let others = [
         load(&engine, example_wasm("eu-shop")),
         load(&engine, example_wasm("us-shop")),
         load(&engine, module("flat-rate")),
     ];
     for round in 0..300 {
+        let probe = &probes[round % probes.len()];
         let other = &others[round % others.len()];
         let mut big = cart("EUR", "DE", 200);
         big.order_id = Some(format!("another-tenants-order-{round}"));
@@ -395,7 +508,8 @@ fn a_slot_passed_between_tenants_shows_nothing_of_the_last() {
         assert_eq!(
             verdict,
             Verdict::Approve,
-            "round {round}, after {}, resetting by {:?}",
+            "round {round}, {} after {}, resetting by {:?}",
+            probe.id(),
             other.id(),
             engine.slot_reset()
         );
@@ -464,26 +578,30 @@ fn example_rules_stay_under_100k_fuel_on_200_lines() {
 #[test]
 fn module_logs_are_captured_bounded_and_kept_across_traps() {
     let engine = engine();
-    let chatty = load(&engine, module("chatty"));
-    let mut session = chatty.session(&limits());
-    let tax = session.tax(&cart("EUR", "DE", 2)).unwrap().unwrap();
-    assert_eq!(tax.line_rates, vec![0, 0]);
-    let usage = session.usage();
-    assert_eq!(usage.logs.len(), 64);
-    assert_eq!(usage.logs_dropped, 36);
-    assert_eq!(usage.logs[0].message, "line 0 of 100");
-    assert!(
-        usage.logs[1].message.len() <= 1024 + '…'.len_utf8(),
-        "long messages are truncated"
-    );
+    for (build, bytes) in both_builds("chatty") {
+        let chatty = load(&engine, bytes);
+        let mut session = chatty.session(&limits());
+        let tax = session.tax(&cart("EUR", "DE", 2)).unwrap().unwrap();
+        assert_eq!(tax.line_rates, vec![0, 0]);
+        let usage = session.usage();
+        assert_eq!(usage.logs.len(), 64, "{build}");
+        assert_eq!(usage.logs_dropped, 36, "{build}");
+        assert_eq!(usage.logs[0].message, "line 0 of 100");
+        assert!(
+            usage.logs[1].message.len() <= 1024 + '…'.len_utf8(),
+            "{build}: long messages are truncated"
+        );
+    }
 
     // What a module logged before it trapped is kept.
-    let panics = load(&engine, module("panics"));
-    let mut session = panics.session(&limits());
-    assert!(session.shipping_options(&cart("EUR", "DE", 1)).is_err());
-    assert_eq!(session.usage().logs.len(), 1);
-    assert_eq!(
-        session.usage().logs[0].message,
-        "deciding shipping for 1 lines"
-    );
+    for (build, bytes) in both_builds("panics") {
+        let panics = load(&engine, bytes);
+        let mut session = panics.session(&limits());
+        assert!(session.shipping_options(&cart("EUR", "DE", 1)).is_err());
+        assert_eq!(session.usage().logs.len(), 1, "{build}");
+        assert_eq!(
+            session.usage().logs[0].message,
+            "deciding shipping for 1 lines"
+        );
+    }
 }

@@ -16,7 +16,7 @@ fn serves_health_with_the_embedded_default_configuration() {
 #[test]
 fn a_configuration_with_a_refused_module_does_not_start() {
     for (name, reason) in [
-        ("core-module", "not a component"),
+        ("core-module", "without the contract's types"),
         ("wrong-world", "does not implement"),
         ("imports-filesystem", "wasi:filesystem"),
         ("imports-clock", "wasi:clocks"),

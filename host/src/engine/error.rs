@@ -7,14 +7,20 @@ use std::time::Duration;
 pub enum LoadError {
     /// The bytes are not WebAssembly at all.
     #[error(
-        "not a WebAssembly file (no \\0asm header); expected a component built with `cargo build --release --target wasm32-wasip2`"
+        "not a WebAssembly file (no \\0asm header); expected a rules module built with `cargo build --release --target wasm32-unknown-unknown`"
     )]
     NotWasm,
-    /// A core module, not a component.
+    /// A core module without the contract's embedded types: not a rules module.
     #[error(
-        "this is a core WebAssembly module, not a component; build it with `--target wasm32-wasip2` (or wrap it with `wasm-tools component new`)"
+        "this is a core WebAssembly module without the contract's types, so not a rules module; build it against the rulegate SDK with `cargo build --release --target wasm32-unknown-unknown`"
     )]
     CoreModule,
+    /// A core module with the contract's types that cannot be made a component (it
+    /// imports something outside the contract, such as WASI preview 1).
+    #[error(
+        "this core module cannot be made a rules component: {0}; a rules core module is built with `--target wasm32-unknown-unknown` and imports only the contract"
+    )]
+    Componentize(String),
     /// The component does not compile (malformed, or uses features the engine does not enable).
     #[error("the component does not compile: {0}")]
     Compile(String),

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::world::{self, ImportCheck, WORLD};
+use super::world::{self, Format, ImportCheck, WORLD};
 use super::{Engine, LoadError, ModuleHash};
 
 /// Everything `rulegate check` reports. Each step runs if the previous one allows it.
@@ -16,9 +16,10 @@ pub struct Inspection {
     pub hash: String,
     /// Size in bytes.
     pub size: usize,
-    /// `component`, `core module` or `not wasm`.
+    /// `component`, `core module` (made a component at load) or `not wasm`.
     pub kind: &'static str,
-    /// The component's imports, when it could be compiled.
+    /// The component's imports, when it could be compiled (of the component made of a
+    /// core module).
     pub imports: Vec<ImportCheck>,
     /// The component's exports, when it could be compiled.
     pub exports: Vec<String>,
@@ -72,14 +73,14 @@ impl Engine {
             world: WORLD,
             error: None,
         };
-        if let Err(error) = world::check_header(bytes) {
-            inspection.kind = if matches!(error, LoadError::CoreModule) {
-                "core module"
-            } else {
-                "not wasm"
-            };
-            inspection.error = Some(error);
-            return inspection;
+        match world::format(bytes) {
+            Ok(Format::Component) => {}
+            Ok(Format::CoreModule) => inspection.kind = "core module",
+            Err(error) => {
+                inspection.kind = "not wasm";
+                inspection.error = Some(error);
+                return inspection;
+            }
         }
         let began = Instant::now();
         let component = match self.compile(bytes) {

@@ -6,13 +6,17 @@
 //! returns decisions, checked against the contract, with a [`Usage`] report.
 //!
 //! Vocabulary: a *session* is the decisions of one callback, made on one instance (a
-//! new one after any failure). The [`Executor`] bounds sessions in flight. A *long
-//! call* is one still running after a few ticks of the deadline clock; it continues
-//! only while it holds a permit of every *lane* in its [`LongCalls`] (its tenant's and
-//! the process's), so modules that run long share a bounded part of the CPU.
+//! new one after any failure). A *direct* call runs on the calling thread without a
+//! fiber (for a module that imports only the contract); one that outlives its first
+//! ticks is made again on the async path. The [`Executor`] bounds sessions in flight. A
+//! *long call* is one still running after a few ticks of the deadline clock; it
+//! continues only while it holds a permit of every *lane* in its [`LongCalls`] (its
+//! tenant's and the process's), so modules that run long share a bounded part of the
+//! CPU.
 
 mod blocking;
 mod cache;
+mod componentize;
 mod config;
 mod contract;
 mod error;

@@ -10,8 +10,9 @@ use std::time::Duration;
 use wasmtime::Store;
 use wasmtime::component::{Component, InstancePre, Lift};
 
+use super::componentize::componentize;
 use super::sandbox::{self, CallState};
-use super::world::{self, Export, Exports};
+use super::world::{self, Export, Exports, Format};
 use super::{ArtifactCache, EngineSettings, LoadError, ModuleHash, SlotReset};
 use crate::model::{Cart, Decided};
 
@@ -76,12 +77,13 @@ impl Engine {
         self.inner.reset
     }
 
-    /// Loads a rules module: checks that it is a component implementing the world with
-    /// only permitted imports, compiles it (or loads its cached artifact) and prepares
-    /// the pre-instantiated handle. A refused module never runs.
+    /// Loads a rules module: checks that it is a component (or a core module that can be
+    /// made one) implementing the world with only permitted imports, compiles it (or
+    /// loads its cached artifact) and prepares the pre-instantiated handle. The version
+    /// is the hash of the bytes as given. A refused module never runs.
     pub fn load(&self, bytes: &[u8]) -> Result<Arc<WasmRules>, LoadError> {
         let hash = ModuleHash::of(bytes);
-        world::check_header(bytes)?;
+        world::format(bytes)?;
         let cached = self
             .inner
             .cache
@@ -92,7 +94,11 @@ impl Engine {
             Some(component) => component,
             None => self.compile(bytes)?,
         };
-        let (pre, exports) = self.prepare(&component)?;
+        let Prepared {
+            pre,
+            exports,
+            direct,
+        } = self.prepare(&component)?;
         if !from_cache && let Some(cache) = &self.inner.cache {
             cache.store(&self.inner.wasmtime, &hash, &component)?;
         }
@@ -101,54 +107,66 @@ impl Engine {
             hash,
             pre,
             exports,
+            direct,
             engine: self.clone(),
             from_cache,
         }))
     }
 
+    /// Compiles a component, or a core module once made a component.
     pub(super) fn compile(&self, bytes: &[u8]) -> Result<Component, LoadError> {
-        Component::new(&self.inner.wasmtime, bytes)
+        let componentized;
+        let component = match world::format(bytes)? {
+            Format::Component => bytes,
+            Format::CoreModule => {
+                componentized = componentize(bytes)?;
+                &componentized
+            }
+        };
+        Component::new(&self.inner.wasmtime, component)
             .map_err(|error| LoadError::Compile(format!("{error:?}")))
     }
 
     /// Checks imports and exports, links the component into a reusable handle, finds
     /// the contract's exports and checks their types.
-    pub(super) fn prepare(
-        &self,
-        component: &Component,
-    ) -> Result<(InstancePre<CallState>, Exports), LoadError> {
-        world::check_imports(&self.inner.wasmtime, component)?;
+    pub(super) fn prepare(&self, component: &Component) -> Result<Prepared, LoadError> {
+        let imports = world::check_imports(&self.inner.wasmtime, component)?;
         let pre = self
             .inner
             .linker
             .instantiate_pre(component)
             .map_err(world::wrong_world)?;
         let exports = Exports::find(&self.inner.wasmtime, component)?;
-        self.check_export_types(&pre, &exports)?;
-        Ok((pre, exports))
+        let prepared = Prepared {
+            pre,
+            exports,
+            direct: world::callable_directly(&imports),
+        };
+        self.check_export_types(&prepared)?;
+        Ok(prepared)
     }
 
-    /// Type-checks each export against the contract once, on a throwaway instance:
-    /// every instance of a component has the same export types, so calls skip the
-    /// check (see `wasm_session::call_export`).
-    fn check_export_types(
-        &self,
-        pre: &InstancePre<CallState>,
-        exports: &Exports,
-    ) -> Result<(), LoadError> {
+    /// Type-checks each export against the contract once, on a throwaway instance made
+    /// as calls will make theirs: every instance of a component has the same export
+    /// types, so calls skip the check (see `wasm_session::call_export`).
+    fn check_export_types(&self, prepared: &Prepared) -> Result<(), LoadError> {
         let mut store = Store::new(
             &self.inner.wasmtime,
-            CallState::new(self.inner.settings.max_memory_bytes),
+            CallState::new(self.inner.settings.max_memory_bytes, prepared.direct),
         );
         store.limiter(|state| &mut state.memory);
         store
             .set_fuel(CHECK_FUEL)
             .expect("fuel is enabled in the engine configuration");
         store.set_epoch_deadline(CHECK_TICKS);
-        // The sandbox links wasi:io's async host functions, so instantiation is async;
-        // nothing here yields, and the future completes on this thread.
-        let instance = super::block_on(pre.instantiate_async(&mut store))
-            .map_err(|error| LoadError::Instantiation(format!("{error:?}")))?;
+        let instance = if prepared.direct {
+            prepared.pre.instantiate(&mut store)
+        } else {
+            // A component that imports WASI links wasi:io's async host functions, so
+            // instantiation is async; nothing here yields, and it completes here.
+            super::block_on(prepared.pre.instantiate_async(&mut store))
+        }
+        .map_err(|error| LoadError::Instantiation(format!("{error:?}")))?;
         fn check<T>(
             store: &mut Store<CallState>,
             instance: &wasmtime::component::Instance,
@@ -163,6 +181,7 @@ impl Engine {
                 .map(drop)
                 .map_err(|error| world::mistyped(name, error))
         }
+        let exports = &prepared.exports;
         check(
             &mut store,
             &instance,
@@ -193,6 +212,14 @@ fn start_epoch_ticker(engine: wasmtime::Engine, tick: Duration) -> mpsc::Sender<
     stop
 }
 
+/// A component linked and checked, ready to instantiate.
+pub(super) struct Prepared {
+    pre: InstancePre<CallState>,
+    exports: Exports,
+    /// Whether its instances can be made and called directly on the calling thread.
+    direct: bool,
+}
+
 /// A loaded, checked and compiled rules module, ready to instantiate.
 pub struct WasmRules {
     /// `sha256:<hex>`, the module's version.
@@ -200,6 +227,9 @@ pub struct WasmRules {
     hash: ModuleHash,
     pub(super) pre: InstancePre<CallState>,
     pub(super) exports: Exports,
+    /// Whether calls start directly on the calling thread, without a fiber (a module
+    /// that imports only the contract; see `wasm_session`).
+    pub(super) direct: bool,
     pub(super) engine: Engine,
     from_cache: bool,
 }

@@ -2,9 +2,15 @@
 //! pre-instantiated handle, a fresh fuel budget per decision, one deadline for all of
 //! them, and a new instance after any failure.
 //!
-//! Calls are async: the server awaits them on its own threads, with no hand-off to a
-//! blocking pool. A module yields back to the runtime on every tick of the deadline
-//! clock, so one that runs long shares its thread, and is interrupted at its deadline.
+//! Two paths. A module that imports only the contract is called *directly*: its
+//! instance is made and called on the calling thread, with no fiber and no yield, which
+//! is what nearly every decision (tens of microseconds) needs. A direct call still
+//! running at its second tick of the deadline clock is interrupted and made again on
+//! the async path, on a fresh instance: rules are deterministic, so the answer is the
+//! one the direct call would have given, and a thread is never held longer than two
+//! ticks. On the async path (every call of a module that imports WASI, whose `wasi:io`
+//! host functions are async) a module yields back to the runtime on every tick, so one
+//! that runs long shares its thread, and is interrupted at its deadline.
 
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -23,6 +29,10 @@ use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
 /// decision takes a few dozen microseconds, far below this.
 const SHORT_CALL_TICKS: u32 = 4;
 
+/// Ticks a direct call may see before it is moved to the async path: it lets a call
+/// that merely meets a tick finish where it is.
+const DIRECT_CALL_TICKS: u32 = 2;
+
 impl RuleSet for WasmRules {
     fn id(&self) -> &str {
         &self.id
@@ -40,9 +50,19 @@ struct WasmSession<'a> {
     /// The lanes a call needs to run past its first ticks.
     long_calls: LongCalls,
     started: Instant,
+    /// Whether the next instance is made for direct calls: until a call outgrows them.
+    direct: bool,
     /// The current instance; dropped after a failure so the next decision gets a fresh one.
     live: Option<(Store<CallState>, Instance)>,
     usage: Usage,
+}
+
+/// How an attempt at a decision ended without an answer.
+enum Failed {
+    /// The module failed.
+    Module(EngineError),
+    /// A direct call ran past its ticks: run it again on the async path.
+    Outgrown,
 }
 
 impl<'a> WasmSession<'a> {
@@ -52,6 +72,7 @@ impl<'a> WasmSession<'a> {
             limits,
             long_calls,
             started: Instant::now(),
+            direct: rules.direct,
             live: None,
             usage: Usage::default(),
         }
@@ -69,17 +90,33 @@ impl<'a> WasmSession<'a> {
     fn new_store(&self) -> Store<CallState> {
         let mut store = Store::new(
             self.rules.engine.wasmtime(),
-            CallState::new(self.limits.memory_bytes),
+            CallState::new(self.limits.memory_bytes, self.direct),
         );
         store.limiter(|state| &mut state.memory);
+        let deadline = self.deadline();
+        let mut ticks = 0u32;
+        if self.direct {
+            // On every tick: stop the module once its deadline has passed; at its
+            // `DIRECT_CALL_TICKS`th, interrupt it to run again on the async path.
+            store.epoch_deadline_callback(move |mut store| {
+                if Instant::now() >= deadline {
+                    return Ok(UpdateDeadline::Interrupt);
+                }
+                ticks = ticks.saturating_add(1);
+                if ticks < DIRECT_CALL_TICKS {
+                    return Ok(UpdateDeadline::Continue(1));
+                }
+                store.data_mut().outgrown = true;
+                Ok(UpdateDeadline::Interrupt)
+            });
+            return store;
+        }
         // On every tick: stop the module once its deadline has passed; else yield to
         // the runtime. A module still running after `SHORT_CALL_TICKS` ticks is a long
         // call: it waits there until it holds its long-call lanes (kept until the store
         // is dropped).
-        let deadline = self.deadline();
         let lanes = self.long_calls.0.clone();
         let held = Arc::new(Mutex::new(Vec::new()));
-        let mut ticks = 0u32;
         store.epoch_deadline_callback(move |_| {
             if Instant::now() >= deadline {
                 return Ok(UpdateDeadline::Interrupt);
@@ -108,8 +145,8 @@ impl<'a> WasmSession<'a> {
         store
     }
 
-    /// Runs `export` on the live instance (instantiating one first if needed) with
-    /// `cart`, under a fresh fuel budget; records usage and classifies failures.
+    /// Runs `export` with `cart` on the live instance (or a fresh one): directly while
+    /// the session may, else (or once a direct call outgrew its ticks) on the async path.
     async fn call<T>(&mut self, export: Export<T>, cart: &Cart) -> Result<Decided<T>, EngineError>
     where
         Decided<T>: Lift + Send + Sync + 'static,
@@ -120,20 +157,47 @@ impl<'a> WasmSession<'a> {
                 deadline: self.limits.deadline(),
             });
         }
+        // At most two rounds: only a direct call outgrows, and the second is async.
+        loop {
+            match self.attempt(export, cart, began).await {
+                Ok(decided) => return Ok(decided),
+                Err(Failed::Module(error)) => return Err(error),
+                Err(Failed::Outgrown) => self.direct = false,
+            }
+        }
+    }
+
+    /// One attempt at `export`: on the live instance (instantiating one first if
+    /// needed), under a fresh fuel budget; records usage and classifies failures. Time
+    /// is counted from `began`, so a decision moved to the async path counts both.
+    async fn attempt<T>(
+        &mut self,
+        export: Export<T>,
+        cart: &Cart,
+        began: Instant,
+    ) -> Result<Decided<T>, Failed>
+    where
+        Decided<T>: Lift + Send + Sync + 'static,
+    {
         let budget = self.budget();
         let (mut store, instance) = match self.live.take() {
             Some(live) => live,
             None => {
                 let mut store = self.new_store();
                 set_budget(&mut store, budget);
-                let instantiated = self.rules.pre.instantiate_async(&mut store).await;
+                let instantiated = if self.direct {
+                    self.rules.pre.instantiate(&mut store)
+                } else {
+                    self.rules.pre.instantiate_async(&mut store).await
+                };
                 self.usage.instances += 1;
                 match instantiated {
                     Ok(instance) => (store, instance),
                     Err(error) => {
-                        let failure = self.failed(&mut store, budget, began, error);
-                        return Err(match failure {
-                            EngineError::Trap { message } => EngineError::Instantiation(message),
+                        return Err(match self.failed(&mut store, budget, began, error) {
+                            Failed::Module(EngineError::Trap { message }) => {
+                                Failed::Module(EngineError::Instantiation(message))
+                            }
                             other => other,
                         });
                     }
@@ -162,20 +226,25 @@ impl<'a> WasmSession<'a> {
     }
 
     /// Accounts for a failed instantiation or call and classifies its error; the caller
-    /// drops the store, so the next decision gets a fresh instance.
+    /// drops the store, so the next decision gets a fresh instance. An outgrown direct
+    /// call is not accounted: its decision is made again, and that attempt counts.
     fn failed(
         &mut self,
         store: &mut Store<CallState>,
         budget: u64,
         began: Instant,
         error: wasmtime::Error,
-    ) -> EngineError {
+    ) -> Failed {
+        if store.data().outgrown {
+            return Failed::Outgrown;
+        }
         self.account(store, budget, began);
-        sandbox::classify(error, store.data(), &self.limits)
+        Failed::Module(sandbox::classify(error, store.data(), &self.limits))
     }
 }
 
-/// Calls `export` on `instance` with `cart`, without checking its type again.
+/// Calls `export` on `instance` with `cart`, without checking its type again: directly
+/// or on a fiber, as the store was made for.
 async fn call_export<T>(
     store: &mut Store<CallState>,
     instance: Instance,
@@ -197,7 +266,11 @@ where
     // if the load-time check stops refusing a component whose export has another type.
     #[allow(unsafe_code)]
     let func = unsafe { TypedFunc::<(&Cart,), (Decided<T>,)>::new_unchecked(func) };
-    let (decided,) = func.call_async(&mut *store, (cart,)).await?;
+    let (decided,) = if store.data().direct {
+        func.call(&mut *store, (cart,))?
+    } else {
+        func.call_async(&mut *store, (cart,)).await?
+    };
     Ok(decided)
 }
 

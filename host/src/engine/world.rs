@@ -45,15 +45,24 @@ pub struct ImportCheck {
     pub allowed: bool,
 }
 
-/// Refuses bytes that are not a WebAssembly component before compiling anything.
-pub(super) fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+/// What a module's bytes hold, read from the header before compiling anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    /// A component.
+    Component,
+    /// A core module, made a component at load (see `componentize`).
+    CoreModule,
+}
+
+/// The bytes' format; refuses bytes that are not WebAssembly.
+pub(super) fn format(bytes: &[u8]) -> Result<Format, LoadError> {
     const MAGIC: &[u8] = b"\0asm";
     const CORE_VERSION: &[u8] = &[1, 0, 0, 0];
     match bytes.get(..8) {
         Some(header) if header.starts_with(MAGIC) && &header[4..] == CORE_VERSION => {
-            Err(LoadError::CoreModule)
+            Ok(Format::CoreModule)
         }
-        Some(header) if header.starts_with(MAGIC) => Ok(()),
+        Some(header) if header.starts_with(MAGIC) => Ok(Format::Component),
         _ => Err(LoadError::NotWasm),
     }
 }
@@ -78,18 +87,29 @@ pub(super) fn imports(engine: &wasmtime::Engine, component: &Component) -> Vec<I
         .collect()
 }
 
-/// Refuses a component that imports anything the sandbox does not grant.
+/// Whether a component with `imports` can be instantiated and called directly on the
+/// calling thread: the contract's host functions are synchronous; the WASI ones a
+/// wasip2 std links (`wasi:io`) are async, so such a component needs the async path.
+pub(super) fn callable_directly(imports: &[ImportCheck]) -> bool {
+    imports
+        .iter()
+        .all(|import| import.name.starts_with("rulegate:checkout/"))
+}
+
+/// Refuses a component that imports anything the sandbox does not grant; else its
+/// imports.
 pub(super) fn check_imports(
     engine: &wasmtime::Engine,
     component: &Component,
-) -> Result<(), LoadError> {
-    let forbidden: Vec<String> = imports(engine, component)
-        .into_iter()
+) -> Result<Vec<ImportCheck>, LoadError> {
+    let imports = imports(engine, component);
+    let forbidden: Vec<String> = imports
+        .iter()
         .filter(|import| !import.allowed)
-        .map(|import| import.name)
+        .map(|import| import.name.clone())
         .collect();
     if forbidden.is_empty() {
-        Ok(())
+        Ok(imports)
     } else {
         Err(LoadError::ForbiddenImports(forbidden))
     }
@@ -203,15 +223,23 @@ mod tests {
 
     #[test]
     fn headers() {
-        assert!(matches!(
-            check_header(b"\0asm\x01\0\0\0rest"),
-            Err(LoadError::CoreModule)
-        ));
-        assert!(check_header(b"\0asm\x0d\0\x01\0rest").is_ok());
-        assert!(matches!(
-            check_header(b"hello world"),
-            Err(LoadError::NotWasm)
-        ));
-        assert!(matches!(check_header(b""), Err(LoadError::NotWasm)));
+        assert_eq!(format(b"\0asm\x01\0\0\0rest").unwrap(), Format::CoreModule);
+        assert_eq!(format(b"\0asm\x0d\0\x01\0rest").unwrap(), Format::Component);
+        assert!(matches!(format(b"hello world"), Err(LoadError::NotWasm)));
+        assert!(matches!(format(b""), Err(LoadError::NotWasm)));
+    }
+
+    #[test]
+    fn only_a_module_that_imports_only_the_contract_is_called_directly() {
+        let import = |name: &str| ImportCheck {
+            name: name.into(),
+            allowed: true,
+        };
+        assert!(callable_directly(&[]));
+        assert!(callable_directly(&[import("rulegate:checkout/host@0.1.0")]));
+        assert!(!callable_directly(&[
+            import("rulegate:checkout/host@0.1.0"),
+            import("wasi:io/streams@0.2.6"),
+        ]));
     }
 }
