@@ -345,6 +345,75 @@ fn slot_reset(out: &mut String, samples: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How much of a reused slot is restored in place (`keep_resident_bytes`): fresh
+/// instance + shipping + tax on 5 lines on slots pre-used by 200-line carts, alone and
+/// on two threads at once (where decommitting pages costs TLB shootdowns), each size on
+/// an engine of its own, in six alternating turns (median of the turns' medians).
+fn keep_resident(out: &mut String, samples: usize) -> anyhow::Result<()> {
+    let example = rulegate::examples::find("us-shop").expect("the US example");
+    let sizes = [64 << 10, 256 << 10, 1 << 20, 4 << 20];
+    let rules = sizes
+        .iter()
+        .map(|&keep_resident_bytes| -> anyhow::Result<SharedRuleSet> {
+            let engine = Engine::new(
+                EngineSettings {
+                    keep_resident_bytes,
+                    ..EngineSettings::default()
+                },
+                None,
+            )?;
+            let rules: SharedRuleSet = engine.load(example.wasm)?;
+            decide_durations(&rules, &us_cart(200), true, Ask::ShippingAndTax, 1_000);
+            Ok(rules)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let cart = us_cart(5);
+    let alone = alternate(&rules, &cart, samples);
+    // Two threads at once: each sample's time on either thread.
+    let mut turns = vec![Vec::new(); rules.len()];
+    for _ in 0..6 {
+        for (side, rules) in rules.iter().enumerate() {
+            let durations = std::thread::scope(|scope| {
+                let threads = [0, 1].map(|_| {
+                    scope.spawn(|| {
+                        decide_durations(rules, &cart, true, Ask::ShippingAndTax, samples / 12).0
+                    })
+                });
+                threads
+                    .into_iter()
+                    .flat_map(|thread| thread.join().expect("a bench thread"))
+                    .collect::<Vec<_>>()
+            });
+            turns[side].push(timing(durations).median);
+        }
+    }
+    let together: Vec<Duration> = turns
+        .into_iter()
+        .map(|mut medians| {
+            medians.sort();
+            medians[medians.len() / 2]
+        })
+        .collect();
+    writeln!(
+        out,
+        "\nHow much of a reused slot is restored in place (`[engine] keep_resident_bytes`), \
+         fresh instance + shipping + tax on 5 lines on slots pre-used by 200-line carts, each \
+         size on an engine of its own in six alternating turns (median of the turns' \
+         medians), on one thread and on two at once:\n\n\
+         | keep resident | one thread | two threads |\n|---|---|---|"
+    )?;
+    for ((size, alone), together) in sizes.iter().zip(&alone).zip(&together) {
+        writeln!(
+            out,
+            "| {} KiB | {} | {} |",
+            size >> 10,
+            micros(*alone),
+            micros(*together)
+        )?;
+    }
+    Ok(())
+}
+
 /// The SDK's build (a core module, made a one-module component at load and called
 /// directly) against the same crate built as a wasm32-wasip2 component (three core
 /// modules, WASI imports, calls on fibers), on clean and on pre-used slots.
@@ -454,6 +523,7 @@ fn engine(out: &mut String) -> anyhow::Result<()> {
         )?;
     }
     builds(out, samples)?;
+    keep_resident(out, samples)?;
     slot_reset(out, samples)?;
     let mut fuel_line = String::new();
     for name in ["eu-shop", "us-shop", "catalog-shop"] {

@@ -371,7 +371,7 @@ fn a_core_module_built_with_the_sdk_is_made_a_component_at_load() {
 }
 
 /// A call made directly on the calling thread that is still running at the deadline
-/// clock's second tick is made again on the async path, on a fresh instance, which
+/// clock's next tick is made again on the async path, on a fresh instance, which
 /// gives the module's answer.
 #[test]
 fn a_direct_call_that_runs_long_is_answered_on_the_async_path() {

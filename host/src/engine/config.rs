@@ -25,6 +25,12 @@ pub struct EngineSettings {
     /// path). Even when true it is not used while swap is active ([`SlotReset`]); false
     /// never uses it (e.g. on a host where swap may be turned on later).
     pub pagemap_scan: bool,
+    /// Bytes of a reused slot's memory restored in place rather than returned to the
+    /// kernel: with `PAGEMAP_SCAN`, at most this much of the pages an instance wrote
+    /// (a page once written stays resident, so every later reset of the slot restores
+    /// it); without it, the first this many bytes. Pages past it are decommitted, so
+    /// the next instance that touches them faults them in again.
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for EngineSettings {
@@ -35,6 +41,7 @@ impl Default for EngineSettings {
             max_wasm_stack_bytes: 512 << 10,
             epoch_tick_ms: 1,
             pagemap_scan: true,
+            keep_resident_bytes: 4 << 20,
         }
     }
 }
@@ -78,11 +85,11 @@ impl EngineSettings {
         pool.total_tables(instances.saturating_mul(4));
         pool.total_stacks(instances);
         pool.max_memory_size(self.max_memory_bytes as usize);
-        // Reset a reused slot by restoring in place only the pages a call touched (found
-        // with the PAGEMAP_SCAN ioctl) within the first 4 MiB, which covers a rules
-        // module's stack, data and arena, instead of madvise: that avoids page faults
-        // and TLB shootdowns across threads, which otherwise halve throughput.
-        pool.linear_memory_keep_resident(4 << 20);
+        // Reset a reused slot by restoring in place the pages a call touched (found with
+        // the PAGEMAP_SCAN ioctl), up to `keep_resident_bytes` (default 4 MiB; a rules
+        // module's stack, data and arena take less than 256 KiB), instead of madvise:
+        // that avoids page faults and TLB shootdowns across threads.
+        pool.linear_memory_keep_resident(self.keep_resident_bytes);
         pool.table_keep_resident(64 << 10);
         pool.pagemap_scan(match reset {
             SlotReset::PagemapScan => Enabled::Auto,

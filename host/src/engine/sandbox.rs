@@ -72,8 +72,8 @@ pub(crate) struct CallState {
     pub(super) logs_dropped: u32,
     /// Whether the instance is called directly on the calling thread (else on a fiber).
     pub(super) direct: bool,
-    /// Set when a direct call ran past its ticks and was interrupted to run again on
-    /// the async path; not a failure of the module.
+    /// Set when a direct call met a tick of the deadline clock and was interrupted to
+    /// run again on the async path; not a failure of the module.
     pub(super) outgrown: bool,
 }
 

@@ -5,10 +5,10 @@
 //! Two paths. A module that imports only the contract is called *directly*: its
 //! instance is made and called on the calling thread, with no fiber and no yield, which
 //! is what nearly every decision (tens of microseconds) needs. A direct call still
-//! running at its second tick of the deadline clock is interrupted and made again on
-//! the async path, on a fresh instance: rules are deterministic, so the answer is the
-//! one the direct call would have given, and a thread is never held longer than two
-//! ticks. On the async path (every call of a module that imports WASI, whose `wasi:io`
+//! running at the next tick of the deadline clock is interrupted and made again on the
+//! async path, on a fresh instance: rules are deterministic, so the answer is the one
+//! the direct call would have given, and a thread is never held longer than one tick.
+//! (A tick can fall in any call, so about one short call in a hundred is made twice.) On the async path (every call of a module that imports WASI, whose `wasi:io`
 //! host functions are async) a module yields back to the runtime on every tick, so one
 //! that runs long shares its thread, and is interrupted at its deadline.
 
@@ -28,10 +28,6 @@ use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
 /// A tick can pass during any call, so a call that sees one is not yet long; a healthy
 /// decision takes a few dozen microseconds, far below this.
 const SHORT_CALL_TICKS: u32 = 4;
-
-/// Ticks a direct call may see before it is moved to the async path: it lets a call
-/// that merely meets a tick finish where it is.
-const DIRECT_CALL_TICKS: u32 = 2;
 
 impl RuleSet for WasmRules {
     fn id(&self) -> &str {
@@ -61,7 +57,7 @@ struct WasmSession<'a> {
 enum Failed {
     /// The module failed.
     Module(EngineError),
-    /// A direct call ran past its ticks: run it again on the async path.
+    /// A direct call met a tick of the deadline clock: run it again on the async path.
     Outgrown,
 }
 
@@ -94,23 +90,18 @@ impl<'a> WasmSession<'a> {
         );
         store.limiter(|state| &mut state.memory);
         let deadline = self.deadline();
-        let mut ticks = 0u32;
         if self.direct {
-            // On every tick: stop the module once its deadline has passed; at its
-            // `DIRECT_CALL_TICKS`th, interrupt it to run again on the async path.
+            // At the first tick: stop the module if its deadline has passed, else
+            // interrupt it to run again on the async path.
             store.epoch_deadline_callback(move |mut store| {
-                if Instant::now() >= deadline {
-                    return Ok(UpdateDeadline::Interrupt);
+                if Instant::now() < deadline {
+                    store.data_mut().outgrown = true;
                 }
-                ticks = ticks.saturating_add(1);
-                if ticks < DIRECT_CALL_TICKS {
-                    return Ok(UpdateDeadline::Continue(1));
-                }
-                store.data_mut().outgrown = true;
                 Ok(UpdateDeadline::Interrupt)
             });
             return store;
         }
+        let mut ticks = 0u32;
         // On every tick: stop the module once its deadline has passed; else yield to
         // the runtime. A module still running after `SHORT_CALL_TICKS` ticks is a long
         // call: it waits there until it holds its long-call lanes (kept until the store
@@ -146,7 +137,7 @@ impl<'a> WasmSession<'a> {
     }
 
     /// Runs `export` with `cart` on the live instance (or a fresh one): directly while
-    /// the session may, else (or once a direct call outgrew its ticks) on the async path.
+    /// the session may, else (or once a direct call met a tick) on the async path.
     async fn call<T>(&mut self, export: Export<T>, cart: &Cart) -> Result<Decided<T>, EngineError>
     where
         Decided<T>: Lift + Send + Sync + 'static,
