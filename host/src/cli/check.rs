@@ -1,5 +1,5 @@
-//! `rulegate check`: is it a component, does it implement the world, what does it
-//! import, does it compile.
+//! `rulegate check`: is it a component (or a core module the host can make one), does it
+//! implement the world, what does it import, does it compile.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

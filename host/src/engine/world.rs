@@ -1,6 +1,7 @@
-//! What a rules module must be: a component of the contract's world that imports only
-//! what the sandbox grants and exports the contract's three decisions. These are the
-//! load-time checks of the activation gate and of `rulegate check`.
+//! What a rules module must be: a component of the contract's world (as given, or made
+//! of a core module at load) that imports only what the sandbox grants and exports the
+//! contract's three decisions. These are the load-time checks of the activation gate
+//! and of `rulegate check`.
 
 use std::marker::PhantomData;
 
