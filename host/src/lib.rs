@@ -6,7 +6,7 @@
 //! | floor | modules | what |
 //! |---|---|---|
 //! | model | [`model`] | the canonical cart and decisions (the contract's generated types), money |
-//! | leaves | [`secret`], [`strict`], [`durable`] | secrets by reference, compared in constant time; documents whose objects must be objects; files that survive a crash whole |
+//! | leaves | [`secret`], [`strict`], [`durable`], [`signature`] | secrets by reference, compared in constant time; documents whose objects must be objects; files that survive a crash whole; who signed a module |
 //! | engine | [`engine`], [`examples`] | the wasmtime sandbox, which knows no platform; the example rules |
 //! | decide | [`decide`] | one callback's decisions under a deadline, and the failure policy |
 //! | protocols | [`protocols`] | one HTTP-free adapter per platform, which never touches wasmtime |
@@ -22,6 +22,7 @@
 pub mod durable;
 pub mod model;
 pub mod secret;
+pub mod signature;
 pub mod strict;
 
 pub mod engine;

@@ -239,3 +239,121 @@ fn arrays_in_place_of_fixtures_and_carts_are_refused() {
         run.stderr
     );
 }
+
+/// A merchant's release: a key, a signature beside the module, and the check an
+/// operator's tenant would make, offline. Every way a signature can be wrong is refused
+/// with its reason and exit code 1.
+#[test]
+fn keygen_sign_and_check_signers() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = |name: &str| dir.path().join(name).display().to_string();
+    let keygen = |name: &str| {
+        let run = rulegate(&["keygen", "--out", &key_path(name)]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let public = run.stdout.trim().to_string();
+        assert!(public.starts_with("ed25519:"), "{public}");
+        public
+    };
+    let (alice, bob) = (keygen("alice.key"), keygen("bob.key"));
+    keygen("mallory.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(key_path("alice.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let again = rulegate(&["keygen", "--out", &key_path("alice.key")]);
+    assert_eq!(again.code, 2, "an existing key is never overwritten");
+    assert!(
+        again.stderr.contains("never overwritten"),
+        "{}",
+        again.stderr
+    );
+
+    let module = file(&dir, "rules.wasm", example_wasm("us-shop"));
+    let check = |signers: &str, minimum: &str| {
+        rulegate(&[
+            "check",
+            &module,
+            "--signers",
+            signers,
+            "--minimum-signatures",
+            minimum,
+        ])
+    };
+    let refused = |run: rulegate_tests::cli::Run, reason: &str| {
+        assert_eq!(run.code, 1, "{reason}: {}", run.stdout);
+        assert!(
+            run.stdout.contains(&format!("signers  refused: {reason}")),
+            "{reason}: {}",
+            run.stdout
+        );
+    };
+    refused(check(&alice, "1"), "no signature");
+
+    let sign = |key: &str| {
+        let run = rulegate(&["sign", &module, "--key", &key_path(key)]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    };
+    sign("alice.key");
+    let run = check(&format!("{alice},{bob}"), "1");
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("signed   by {alice}")));
+    assert!(run.stdout.contains("signers  accepted"));
+    refused(check(&bob, "1"), "unknown key");
+    refused(check(&format!("{alice},{bob}"), "2"), "too few signatures");
+    sign("bob.key");
+    assert_eq!(check(&format!("{alice},{bob}"), "2").code, 0);
+    let run = rulegate(&["check", &module, "--json", "--signers", &alice]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["signatures"]["accepted"], true);
+    assert_eq!(
+        report["signatures"]["signed_by"][0],
+        Value::from(alice.clone())
+    );
+
+    // The module changed after signing: its version is not the one signed.
+    let sig = format!("{module}.sig");
+    let signed = std::fs::read(&sig).unwrap();
+    let mut changed = example_wasm("us-shop").to_vec();
+    changed.extend_from_slice(&[0, 5, 4, b'e', b'v', b'i', b'l']);
+    std::fs::write(&module, &changed).unwrap();
+    refused(check(&alice, "1"), "bad signature");
+    std::fs::write(&module, example_wasm("us-shop")).unwrap();
+
+    // A signature altered in the file.
+    let mut document: Value = serde_json::from_slice(&signed).unwrap();
+    let original = document["signatures"][0]["signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let flipped = if original.starts_with('A') { "B" } else { "A" };
+    document["signatures"][0]["signature"] = Value::from(format!("{flipped}{}", &original[1..]));
+    std::fs::write(&sig, serde_json::to_vec(&document).unwrap()).unwrap();
+    refused(check(&alice, "1"), "bad signature");
+    std::fs::write(&sig, b"{\"not\": \"a signature file\"}").unwrap();
+    refused(check(&alice, "1"), "bad signature");
+
+    // A key the tenant does not list does not count, even beside a listed one.
+    std::fs::remove_file(&sig).unwrap();
+    sign("mallory.key");
+    refused(check(&alice, "1"), "unknown key");
+    sign("alice.key");
+    assert_eq!(check(&alice, "1").code, 0);
+    refused(check(&format!("{alice},{bob}"), "2"), "too few signatures");
+
+    // Usage errors: a malformed key, an impossible minimum, a private key that is not one.
+    assert_eq!(check("ed25519:nope", "1").code, 2);
+    assert_eq!(check(&alice, "2").code, 2);
+    let not_a_key = file(&dir, "not.key", b"hello");
+    let run = rulegate(&["sign", &module, "--key", &not_a_key]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("not an Ed25519 private key"),
+        "{}",
+        run.stderr
+    );
+}

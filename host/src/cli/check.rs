@@ -1,5 +1,6 @@
 //! `rulegate check`: is it a component (or a core module the host can make one), does it
-//! implement the world, what does it import, does it compile.
+//! implement the world, what does it import, does it compile; with `--signers`, is it
+//! signed as a tenant with those signers requires.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,15 +9,60 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::engine::{Engine, EngineSettings};
+use crate::signature::{PublicKey, Refusal, Signatures, Signers};
 
 /// Arguments of `rulegate check`.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// The module file (a `.wasm` component).
+    /// The module file (a `.wasm` component or core module).
     module: PathBuf,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// Also verify the module's signatures as a tenant listing these signers would
+    /// (`ed25519:...`, comma-separated or repeated).
+    #[arg(long, value_delimiter = ',')]
+    signers: Vec<String>,
+    /// How many of `--signers` must have signed.
+    #[arg(long, default_value_t = 1)]
+    minimum_signatures: usize,
+    /// The signature file (default: the module's path with `.sig` appended).
+    #[arg(long)]
+    signature: Option<PathBuf>,
+}
+
+/// The signature verdict `--signers` asks for: the signers who signed, or why not.
+fn verify(
+    args: &CheckArgs,
+    version: &str,
+) -> anyhow::Result<Option<Result<Vec<PublicKey>, String>>> {
+    if args.signers.is_empty() {
+        return Ok(None);
+    }
+    let keys = args
+        .signers
+        .iter()
+        .map(|key| key.trim().parse::<PublicKey>())
+        .collect::<Result<Vec<_>, _>>()?;
+    let signers =
+        Signers::new(keys, args.minimum_signatures).map_err(|error| anyhow::anyhow!(error))?;
+    let path = args
+        .signature
+        .clone()
+        .unwrap_or_else(|| super::sign::beside(&args.module));
+    let file = match std::fs::read(&path) {
+        Ok(bytes) => match Signatures::parse(&bytes) {
+            Ok(file) => Some(file),
+            Err(error) => return Ok(Some(Err(format!("bad signature: {error}")))),
+        },
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+    };
+    Ok(Some(
+        signers
+            .check(version, file.as_ref())
+            .map_err(|refusal: Refusal| refusal.to_string()),
+    ))
 }
 
 pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -24,8 +70,17 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("reading {}", args.module.display()))?;
     let engine = Engine::new(EngineSettings::default(), None)?;
     let inspection = engine.inspect(&bytes);
+    let signed = verify(&args, &inspection.hash)?;
+    let signed_ok = !matches!(signed, Some(Err(_)));
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&inspection)?);
+        let mut report = serde_json::to_value(&inspection)?;
+        if let Some(signed) = &signed {
+            report["signatures"] = match signed {
+                Ok(keys) => serde_json::json!({ "accepted": true, "signed_by": keys }),
+                Err(reason) => serde_json::json!({ "accepted": false, "error": reason }),
+            };
+        }
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
             "module   {} ({} bytes, {})",
@@ -58,8 +113,18 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             ),
             Some(error) => println!("result   refused: {error}"),
         }
+        match &signed {
+            None => {}
+            Some(Ok(keys)) => {
+                for key in keys {
+                    println!("signed   by {key}");
+                }
+                println!("signers  accepted");
+            }
+            Some(Err(reason)) => println!("signers  refused: {reason}"),
+        }
     }
-    Ok(if inspection.accepted() {
+    Ok(if inspection.accepted() && signed_ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

@@ -4,9 +4,11 @@
 //! failed or a replay differed; 2 usage or load errors.
 
 mod check;
+mod keygen;
 mod replay;
 mod run;
 mod serve;
+mod sign;
 mod test;
 
 use std::process::ExitCode;
@@ -34,6 +36,10 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run a directory of fixtures on a module and compare with their expectations.
     Test(test::TestArgs),
+    /// Write a new Ed25519 key pair for signing modules; prints the public key.
+    Keygen(keygen::KeygenArgs),
+    /// Sign a module: add this key's signature to the `.sig` file beside it.
+    Sign(sign::SignArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -45,6 +51,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(args),
         Command::Replay(args) => replay::replay(args),
         Command::Test(args) => test::test(args),
+        Command::Keygen(args) => keygen::keygen(args),
+        Command::Sign(args) => sign::sign(args),
     };
     match outcome {
         Ok(code) => code,
