@@ -707,6 +707,16 @@ struct LoadResult {
     server_cpu_per_request: Duration,
 }
 
+/// `a`'s server CPU per request against `b`'s: `a ÷ b = ratio`.
+fn cpu_ratio(a: &LoadResult, b: &LoadResult) -> String {
+    format!(
+        "{} ÷ {} = {:.2}×",
+        micros(a.server_cpu_per_request),
+        micros(b.server_cpu_per_request),
+        a.server_cpu_per_request.as_secs_f64() / b.server_cpu_per_request.as_secs_f64().max(1e-12)
+    )
+}
+
 /// What one stretch of load measured.
 #[derive(Default)]
 struct Measured {
@@ -1043,7 +1053,7 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
             let (w, n) = load_in_turns(server.target(), wasm, native, connections, duration);
             writeln!(
                 out,
-                "| {} | {connections} | {:.0} | {:.0} | {:.0} % | {} | {} | {} | {} | {} ÷ {} = {:.2}× | {} |",
+                "| {} | {connections} | {:.0} | {:.0} | {:.0} % | {} | {} | {} | {} | {} | {} |",
                 wasm.name,
                 w.per_second,
                 n.per_second,
@@ -1052,10 +1062,7 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
                 millis(w.p99),
                 millis(n.p50),
                 millis(n.p99),
-                micros(w.server_cpu_per_request),
-                micros(n.server_cpu_per_request),
-                w.server_cpu_per_request.as_secs_f64()
-                    / n.server_cpu_per_request.as_secs_f64().max(1e-12),
+                cpu_ratio(&w, &n),
                 w.errors + n.errors,
             )?;
         }
@@ -1089,15 +1096,12 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
         );
         writeln!(
             out,
-            "| {connections} | {:.0} | {:.0} | {} | {} | {} ÷ {} = {:.2}× | {} |",
+            "| {connections} | {:.0} | {:.0} | {} | {} | {} | {} |",
             core.per_second,
             component.per_second,
             millis(core.p99),
             millis(component.p99),
-            micros(core.server_cpu_per_request),
-            micros(component.server_cpu_per_request),
-            core.server_cpu_per_request.as_secs_f64()
-                / component.server_cpu_per_request.as_secs_f64().max(1e-12),
+            cpu_ratio(&core, &component),
             core.errors + component.errors,
         )?;
     }
