@@ -70,19 +70,15 @@ pub(crate) struct CallState {
     pub(super) memory: MemoryGuard,
     pub(super) logs: Vec<LogEntry>,
     pub(super) logs_dropped: u32,
-    /// Whether the instance is called directly on the calling thread (else on a fiber).
-    pub(super) direct: bool,
     /// Set when a direct call met a tick of the deadline clock and was interrupted to
     /// run again on the async path; not a failure of the module.
     pub(super) outgrown: bool,
 }
 
 impl CallState {
-    /// The state of a fresh instance that may grow its memory to `memory_bytes`, called
-    /// directly or on a fiber.
-    pub(super) fn new(memory_bytes: u64, direct: bool) -> Self {
+    /// The state of a fresh instance that may grow its memory to `memory_bytes`.
+    pub(super) fn new(memory_bytes: u64) -> Self {
         CallState {
-            direct,
             outgrown: false,
             cli: WasiCliCtx::default(),
             table: ResourceTable::new(),

@@ -94,20 +94,14 @@ impl Engine {
             Some(component) => component,
             None => self.compile(bytes)?,
         };
-        let Prepared {
-            pre,
-            exports,
-            direct,
-        } = self.prepare(&component)?;
+        let prepared = self.prepare(&component)?;
         if !from_cache && let Some(cache) = &self.inner.cache {
             cache.store(&self.inner.wasmtime, &hash, &component)?;
         }
         Ok(Arc::new(WasmRules {
             id: hash.to_string(),
             hash,
-            pre,
-            exports,
-            direct,
+            prepared,
             engine: self.clone(),
             from_cache,
         }))
@@ -152,7 +146,7 @@ impl Engine {
     fn check_export_types(&self, prepared: &Prepared) -> Result<(), LoadError> {
         let mut store = Store::new(
             &self.inner.wasmtime,
-            CallState::new(self.inner.settings.max_memory_bytes, prepared.direct),
+            CallState::new(self.inner.settings.max_memory_bytes),
         );
         store.limiter(|state| &mut state.memory);
         store
@@ -214,10 +208,11 @@ fn start_epoch_ticker(engine: wasmtime::Engine, tick: Duration) -> mpsc::Sender<
 
 /// A component linked and checked, ready to instantiate.
 pub(super) struct Prepared {
-    pre: InstancePre<CallState>,
-    exports: Exports,
-    /// Whether its instances can be made and called directly on the calling thread.
-    direct: bool,
+    pub(super) pre: InstancePre<CallState>,
+    pub(super) exports: Exports,
+    /// Whether its instances can be made and called directly on the calling thread,
+    /// without a fiber (a module that imports only the contract; see `wasm_session`).
+    pub(super) direct: bool,
 }
 
 /// A loaded, checked and compiled rules module, ready to instantiate.
@@ -225,11 +220,7 @@ pub struct WasmRules {
     /// `sha256:<hex>`, the module's version.
     pub(super) id: String,
     hash: ModuleHash,
-    pub(super) pre: InstancePre<CallState>,
-    pub(super) exports: Exports,
-    /// Whether calls start directly on the calling thread, without a fiber (a module
-    /// that imports only the contract; see `wasm_session`).
-    pub(super) direct: bool,
+    pub(super) prepared: Prepared,
     pub(super) engine: Engine,
     from_cache: bool,
 }

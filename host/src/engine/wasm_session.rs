@@ -68,7 +68,7 @@ impl<'a> WasmSession<'a> {
             limits,
             long_calls,
             started: Instant::now(),
-            direct: rules.direct,
+            direct: rules.prepared.direct,
             live: None,
             usage: Usage::default(),
         }
@@ -86,7 +86,7 @@ impl<'a> WasmSession<'a> {
     fn new_store(&self) -> Store<CallState> {
         let mut store = Store::new(
             self.rules.engine.wasmtime(),
-            CallState::new(self.limits.memory_bytes, self.direct),
+            CallState::new(self.limits.memory_bytes),
         );
         store.limiter(|state| &mut state.memory);
         let deadline = self.deadline();
@@ -177,9 +177,9 @@ impl<'a> WasmSession<'a> {
                 let mut store = self.new_store();
                 set_budget(&mut store, budget);
                 let instantiated = if self.direct {
-                    self.rules.pre.instantiate(&mut store)
+                    self.rules.prepared.pre.instantiate(&mut store)
                 } else {
-                    self.rules.pre.instantiate_async(&mut store).await
+                    self.rules.prepared.pre.instantiate_async(&mut store).await
                 };
                 self.usage.instances += 1;
                 match instantiated {
@@ -196,7 +196,7 @@ impl<'a> WasmSession<'a> {
             }
         };
         set_budget(&mut store, budget);
-        match call_export(&mut store, instance, export, cart).await {
+        match call_export(&mut store, instance, export, cart, self.direct).await {
             Ok(value) => {
                 self.account(&mut store, budget, began);
                 self.live = Some((store, instance));
@@ -235,12 +235,13 @@ impl<'a> WasmSession<'a> {
 }
 
 /// Calls `export` on `instance` with `cart`, without checking its type again: directly
-/// or on a fiber, as the store was made for.
+/// or on a fiber, as the session made the store for (`direct`).
 async fn call_export<T>(
     store: &mut Store<CallState>,
     instance: Instance,
     export: Export<T>,
     cart: &Cart,
+    direct: bool,
 ) -> wasmtime::Result<Decided<T>>
 where
     Decided<T>: Lift + Send + Sync + 'static,
@@ -257,7 +258,7 @@ where
     // if the load-time check stops refusing a component whose export has another type.
     #[allow(unsafe_code)]
     let func = unsafe { TypedFunc::<(&Cart,), (Decided<T>,)>::new_unchecked(func) };
-    let (decided,) = if store.data().direct {
+    let (decided,) = if direct {
         func.call(&mut *store, (cart,))?
     } else {
         func.call_async(&mut *store, (cart,)).await?
@@ -276,7 +277,9 @@ fn set_budget(store: &mut Store<CallState>, fuel: u64) {
 impl AsyncSession for WasmSession<'_> {
     fn shipping_options<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Vec<ShippingOption>> {
         Box::pin(async move {
-            let decided = self.call(self.rules.exports.shipping_options, cart).await?;
+            let decided = self
+                .call(self.rules.prepared.exports.shipping_options, cart)
+                .await?;
             contract::check_shipping(cart, &decided)?;
             Ok(decided)
         })
@@ -284,7 +287,7 @@ impl AsyncSession for WasmSession<'_> {
 
     fn tax<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, TaxDecision> {
         Box::pin(async move {
-            let decided = self.call(self.rules.exports.tax, cart).await?;
+            let decided = self.call(self.rules.prepared.exports.tax, cart).await?;
             contract::check_tax(cart, &decided)?;
             Ok(decided)
         })
@@ -292,7 +295,9 @@ impl AsyncSession for WasmSession<'_> {
 
     fn validate<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Verdict> {
         Box::pin(async move {
-            let decided = self.call(self.rules.exports.validate, cart).await?;
+            let decided = self
+                .call(self.rules.prepared.exports.validate, cart)
+                .await?;
             contract::check_verdict(&decided)?;
             Ok(decided)
         })
