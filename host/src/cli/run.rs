@@ -366,8 +366,12 @@ fn print_human(
 }
 
 fn print_usage(usage: &Usage) {
+    let reruns = match usage.reruns {
+        0 => String::new(),
+        n => format!(" ({n} for calls made again after a deadline-clock tick)"),
+    };
     println!(
-        "\nfuel {} · peak memory {} KiB · time {:.3} ms · {} instance(s)",
+        "\nfuel {} · peak memory {} KiB · time {:.3} ms · {} instance(s){reruns}",
         usage.fuel,
         usage.peak_memory_bytes / 1024,
         usage.elapsed.as_secs_f64() * 1000.0,

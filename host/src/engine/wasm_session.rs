@@ -153,7 +153,10 @@ impl<'a> WasmSession<'a> {
             match self.attempt(export, cart, began).await {
                 Ok(decided) => return Ok(decided),
                 Err(Failed::Module(error)) => return Err(error),
-                Err(Failed::Outgrown) => self.direct = false,
+                Err(Failed::Outgrown) => {
+                    self.direct = false;
+                    self.usage.reruns += 1;
+                }
             }
         }
     }
