@@ -64,6 +64,13 @@ struct ViaLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct UnsignedLabels {
+    tenant: String,
+    via: String,
+    reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ShadowLabels {
     tenant: String,
     result: &'static str,
@@ -94,6 +101,7 @@ pub struct Metrics {
     fallbacks: Family<FallbackLabels, Counter>,
     activations: Family<ViaLabels, Counter>,
     refused: Family<ViaLabels, Counter>,
+    unsigned: Family<UnsignedLabels, Counter>,
     shadow: Family<ShadowLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     pending: Family<TenantLabels, Gauge>,
@@ -147,6 +155,12 @@ impl Default for Metrics {
             "Candidate versions the activation gate refused, by how they came",
             refused.clone(),
         );
+        let unsigned = Family::default();
+        registry.register(
+            "rulegate_unsigned_candidates",
+            "Candidate versions refused for their signatures, by how they came and why (no_signature, bad_signature, unknown_key, too_few_signatures)",
+            unsigned.clone(),
+        );
         let shadow = Family::default();
         registry.register(
             "rulegate_shadow_evaluations",
@@ -183,6 +197,7 @@ impl Default for Metrics {
             fallbacks,
             activations,
             refused,
+            unsigned,
             shadow,
         }
     }
@@ -264,6 +279,16 @@ impl Metrics {
                 self.activations.get_or_create(&labels).inc();
             }
             Err(ActivationError::Refused(_)) => {
+                self.refused.get_or_create(&labels).inc();
+            }
+            Err(ActivationError::Unsigned(refusal)) => {
+                self.unsigned
+                    .get_or_create(&UnsignedLabels {
+                        tenant: labels.tenant.clone(),
+                        via: labels.via.clone(),
+                        reason: refusal.code(),
+                    })
+                    .inc();
                 self.refused.get_or_create(&labels).inc();
             }
             Err(_) => {}
@@ -386,6 +411,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::Refusal;
 
     #[test]
     fn histograms_are_cumulative_and_labels_escaped() {
@@ -428,6 +454,11 @@ mod tests {
         metrics.shadow("shop", "same");
         metrics.activation::<()>("shop", "admin", &Ok(()));
         metrics.activation::<()>("shop", "watch", &Err(ActivationError::Refused("x".into())));
+        metrics.activation::<()>(
+            "shop",
+            "admin",
+            &Err(ActivationError::Unsigned(Refusal::NoSignature)),
+        );
         let mut out = String::new();
         prometheus_text::encode(&mut out, &metrics.registry).unwrap();
         for line in [
@@ -435,6 +466,8 @@ mod tests {
             r#"rulegate_shadow_evaluations_total{tenant="shop",result="same"} 1"#,
             r#"rulegate_activations_total{tenant="shop",via="admin"} 1"#,
             r#"rulegate_refused_candidates_total{tenant="shop",via="watch"} 1"#,
+            r#"rulegate_refused_candidates_total{tenant="shop",via="admin"} 1"#,
+            r#"rulegate_unsigned_candidates_total{tenant="shop",via="admin",reason="no_signature"} 1"#,
         ] {
             assert!(out.lines().any(|l| l == line), "{line} in\n{out}");
         }

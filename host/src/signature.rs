@@ -12,7 +12,10 @@
 //! entry per signer, so a release that needs two people carries both in one file.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+
+use anyhow::Context;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -157,7 +160,7 @@ pub struct Signature {
 
 impl Signature {
     /// Whether this is `key`'s valid signature of `version`.
-    fn verifies(&self, version: &str) -> bool {
+    pub fn verifies(&self, version: &str) -> bool {
         let Ok(signature) = STANDARD.decode(&self.signature) else {
             return false;
         };
@@ -202,6 +205,17 @@ impl Signatures {
         Ok(signatures)
     }
 
+    /// Reads the `.sig` file at `path`: `None` when there is none.
+    pub fn read(path: &Path) -> anyhow::Result<Option<Signatures>> {
+        match std::fs::read(path) {
+            Ok(bytes) => Signatures::parse(&bytes)
+                .map(Some)
+                .with_context(|| format!("reading {}", path.display())),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
     /// The file's bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec_pretty(self).expect("signatures serialize");
@@ -214,6 +228,22 @@ impl Signatures {
         self.signatures.retain(|old| old.key != signature.key);
         self.signatures.push(signature);
     }
+
+    /// Only the signatures that verify for the version: what a store keeps, so a
+    /// stored bad signature can never stand in the way of a later good one.
+    pub fn verified(mut self) -> Signatures {
+        let version = self.version.clone();
+        self.signatures
+            .retain(|signature| signature.verifies(&version));
+        self
+    }
+}
+
+/// The `.sig` file of a module file: its path with `.sig` appended.
+pub fn beside(module: &Path) -> PathBuf {
+    let mut path = module.as_os_str().to_owned();
+    path.push(".sig");
+    PathBuf::from(path)
 }
 
 /// A tenant's rule for who must have signed a module: keys it trusts, and how many of
@@ -256,6 +286,18 @@ pub enum Refusal {
     },
 }
 
+impl Refusal {
+    /// The reason's short name, for a JSON answer and a metric label.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Refusal::NoSignature => "no_signature",
+            Refusal::OtherModule { .. } | Refusal::BadSignature(_) => "bad_signature",
+            Refusal::UnknownKey(_) => "unknown_key",
+            Refusal::TooFew { .. } => "too_few_signatures",
+        }
+    }
+}
+
 impl Signers {
     /// `minimum` of `keys` must sign: at least one, at most as many as are listed.
     pub fn new(keys: Vec<PublicKey>, minimum: usize) -> Result<Signers, String> {
@@ -269,6 +311,16 @@ impl Signers {
             ));
         }
         Ok(Signers { keys, minimum })
+    }
+
+    /// The keys trusted.
+    pub fn keys(&self) -> &[PublicKey] {
+        &self.keys
+    }
+
+    /// How many of them must have signed.
+    pub fn minimum(&self) -> usize {
+        self.minimum
     }
 
     /// The listed signers who validly signed `version`, or why they are not enough.

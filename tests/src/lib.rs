@@ -52,6 +52,27 @@ pub fn write_module(dir: &std::path::Path, name: &str) -> String {
     format!("{:?}", path.display().to_string())
 }
 
+/// Waits (at most 15 s) until `done` holds: for what the server does on its own (the
+/// watched directory, delivery, a fleet's sync).
+pub fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..600 {
+        if done() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    panic!("{what} did not happen");
+}
+
+/// The value of the metric line of Prometheus `text` that starts with `series` (its
+/// name and labels).
+pub fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
 /// The component of the example `name`.
 pub fn example_wasm(name: &str) -> &'static [u8] {
     rulegate::examples::find(name)

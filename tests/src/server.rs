@@ -72,6 +72,32 @@ impl Server {
         }
     }
 
+    /// Runs `rulegate serve` on `config` with the environment variables `env` set
+    /// (`Some`) or removed (`None`), expecting it to fail before it listens; returns
+    /// its standard error.
+    pub fn fails_to_start(config: &Path, env: &[(&str, Option<&str>)]) -> String {
+        let workdir = tempfile::tempdir().expect("a working directory");
+        let mut command = Command::new(binary());
+        command
+            .current_dir(workdir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env("RULEGATE_LOG", "error");
+        for (name, value) in env {
+            match value {
+                Some(value) => command.env(name, value),
+                None => command.env_remove(name),
+            };
+        }
+        let output = command.output().expect("running rulegate serve");
+        assert!(
+            !output.status.success(),
+            "rulegate serve started on {}",
+            config.display()
+        );
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
     /// Kills the process at once (SIGKILL): a crash, as far as its files know.
     pub fn kill(mut self) {
         let _ = self.child.kill();

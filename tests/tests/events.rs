@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use hmac::{Hmac, Mac};
 use rulegate_tests::config::ConfigFile;
-use rulegate_tests::fixture_json;
 use rulegate_tests::merchant::{Behaviour, Merchant};
 use rulegate_tests::server::Server;
+use rulegate_tests::{eventually, fixture_json};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "admin-Token-events";
@@ -60,23 +59,8 @@ fn events(server: &Server) -> Vec<Value> {
     response.json()["events"].as_array().unwrap().clone()
 }
 
-/// Waits (bounded) until `done` holds; delivery runs on its own.
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..600 {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("{what} did not happen");
-}
-
 fn metric(server: &Server, series: &str) -> Option<f64> {
-    let text = server.admin(TOKEN, "GET", "/metrics", b"").text();
-    text.lines()
-        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
+    rulegate_tests::metric(&server.admin(TOKEN, "GET", "/metrics", b"").text(), series)
 }
 
 /// Checks a delivery's `Rulegate-Signature` as a merchant would.

@@ -6,17 +6,20 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use rulegate::engine::ModuleHash;
+use rulegate::signature::{Signatures, SigningKey};
 use rulegate_tests::config::ConfigFile;
 use rulegate_tests::http::{self, Response};
 use rulegate_tests::merchant::{Behaviour, Merchant};
 use rulegate_tests::postgres::Postgres;
-use rulegate_tests::server::{Server, binary};
-use rulegate_tests::{fixture, module};
+use rulegate_tests::server::Server;
+use rulegate_tests::{core_module, example_wasm, fixture, module};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "fleet-Token-41ab";
@@ -43,6 +46,8 @@ struct Options {
     extra_tenant: String,
     /// A watched directory for `<tenant>.wasm` deploys.
     watch: Option<PathBuf>,
+    /// The tenant's `module`, as TOML.
+    module: String,
 }
 
 impl Default for Options {
@@ -53,6 +58,7 @@ impl Default for Options {
             events_url: None,
             extra_tenant: String::new(),
             watch: None,
+            module: "\"example:us-shop\"".into(),
         }
     }
 }
@@ -85,7 +91,7 @@ host_id = "{id}"
 {extra}
 
 [tenants.shop]
-module = "example:us-shop"
+module = {module}
 {tenant}
 [tenants.shop.messenger]
 unauthenticated = true
@@ -96,6 +102,7 @@ unauthenticated = true
         notifications = options.notifications,
         extra = options.extra_store,
         tenant = options.extra_tenant,
+        module = options.module,
     ));
     config.write()
 }
@@ -210,13 +217,14 @@ fn versions_rollbacks_and_shadows_reach_every_host() {
     // Three hosts started together on an empty database: the schema migrated once.
     assert_eq!(
         postgres.sql("fleet", "SELECT array_agg(version) FROM rulegate_schema"),
-        "{1}"
+        "{1,2}"
     );
-    let applied: usize = hosts
+    let applied: Vec<usize> = hosts
         .iter()
         .map(|host| host.log().matches("schema migration applied").count())
-        .sum();
-    assert_eq!(applied, 1, "migrations applied by more than one host");
+        .filter(|&count| count > 0)
+        .collect();
+    assert_eq!(applied, [2], "both migrations, applied by one host");
     for host in &hosts {
         assert_eq!(host.checkout_update().text(), US_ANSWER);
     }
@@ -392,6 +400,111 @@ fn a_host_that_refuses_a_version_keeps_its_last_good_one_and_says_so() {
         c.admin("GET", "/metrics", b"")
             .text()
             .contains(r#"rulegate_store_refused_version{tenant="shop"} 0"#)
+    );
+}
+
+#[test]
+fn signatures_live_in_the_store_and_every_host_with_signers_enforces_them() {
+    let postgres = Postgres::start();
+    let database = postgres.database("fleet");
+    let url = postgres.url(&database);
+    let alice = SigningKey::generate().unwrap().0;
+    let signed = |bytes: &[u8]| {
+        let version = ModuleHash::of(bytes).to_string();
+        let mut file = Signatures::of(&version);
+        file.add(alice.sign(&version));
+        file
+    };
+    // The configuration's module, signed beside its file; A and B require alice's
+    // signature, C requires none.
+    let files = tempfile::tempdir().unwrap();
+    let flat = module("flat-rate");
+    let path = files.path().join("shop.wasm");
+    std::fs::write(&path, flat).unwrap();
+    std::fs::write(files.path().join("shop.wasm.sig"), signed(flat).to_bytes()).unwrap();
+    let plain = Options {
+        module: format!("{:?}", path.display().to_string()),
+        ..Options::default()
+    };
+    let strict = Options {
+        extra_tenant: format!("signers = [{:?}]", alice.public_key().to_string()),
+        ..plain.clone()
+    };
+    let a = Host::start(&url, "a", &strict);
+    let b = Host::start(&url, "b", &strict);
+    assert!(answers(&b, FLAT_ANSWER));
+
+    // Unsigned: refused on A, nothing reaches the store.
+    let us = example_wasm("us-shop");
+    let refused = a.admin("POST", "/v1/tenants/shop/versions", us);
+    assert_eq!(refused.status, 422, "{}", refused.text());
+    assert_eq!(refused.json()["reason"], "no_signature");
+
+    // Signed: A activates it, B follows, and the signature is in the store with it.
+    let signature = STANDARD.encode(signed(us).to_bytes());
+    let uploaded = http::request(
+        a.server.admin.unwrap(),
+        "POST",
+        "/v1/tenants/shop/versions",
+        &[
+            ("Authorization", &format!("Bearer {TOKEN}")),
+            ("Rulegate-Signatures", &signature),
+        ],
+        us,
+    );
+    assert_eq!(uploaded.status, 200, "{}", uploaded.text());
+    within(
+        Duration::from_secs(5),
+        "B serving the signed version",
+        || answers(&b, US_ANSWER),
+    );
+    let status = b.admin("GET", "/v1/tenants/shop", b"").json();
+    let history = status["history"].as_array().unwrap();
+    assert_eq!(
+        history.last().unwrap()["signed_by"],
+        json!([alice.public_key().to_string()])
+    );
+    assert_eq!(
+        postgres.sql(
+            &database,
+            &format!(
+                "SELECT count(*) FROM rulegate_signatures WHERE version = '{}'",
+                ModuleHash::of(us)
+            )
+        ),
+        "1"
+    );
+
+    // A host without signers activates an unsigned version: A and B keep serving the
+    // signed one and say why.
+    let c = Host::start(&url, "c", &plain);
+    let unsigned = upload(&c, core_module("flat-rate"));
+    for host in [&a, &b] {
+        within(
+            Duration::from_secs(5),
+            "the refusal of the unsigned version",
+            || {
+                host.admin("GET", "/metrics", b"")
+                    .text()
+                    .contains(r#"rulegate_store_refused_version{tenant="shop"} 1"#)
+            },
+        );
+        assert_eq!(host.active(), ModuleHash::of(us).to_string());
+        assert!(answers(host, US_ANSWER));
+    }
+    within(
+        Duration::from_secs(3),
+        "the fleet view naming B's refusal",
+        || {
+            let view = a.admin("GET", "/v1/fleet", b"").json();
+            view["hosts"].as_array().unwrap().iter().any(|host| {
+                host["host"] == json!("b")
+                    && host["refused"][0]["refused"]["version"] == json!(unsigned)
+                    && host["refused"][0]["refused"]["reason"]
+                        .as_str()
+                        .is_some_and(|reason| reason.contains("no signature"))
+            })
+        },
     );
 }
 
@@ -738,19 +851,7 @@ fn events_live_in_the_store_and_are_delivered_once_whoever_received_them() {
 fn serve_fails(url: Option<&str>) -> String {
     let dir = tempfile::tempdir().unwrap();
     let config = host_config(dir.path(), "x", &Options::default());
-    let mut command = Command::new(binary());
-    command
-        .current_dir(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .env("RULEGATE_LOG", "error");
-    match url {
-        Some(url) => command.env("RULEGATE_DATABASE_URL", url),
-        None => command.env_remove("RULEGATE_DATABASE_URL"),
-    };
-    let output = command.output().unwrap();
-    assert!(!output.status.success(), "serve started on {url:?}");
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    Server::fails_to_start(&config, &[("RULEGATE_DATABASE_URL", url)])
 }
 
 #[test]
@@ -794,7 +895,7 @@ fn bad_store_settings_are_clear_errors_at_start_and_write_nothing() {
     postgres.sql(&database, "CREATE TABLE rulegate_schema (version integer PRIMARY KEY); INSERT INTO rulegate_schema VALUES (99)");
     let error = serve_fails(Some(&postgres.url(&database)));
     assert!(
-        error.contains("schema is version 99, newer than this binary's 1"),
+        error.contains("schema is version 99, newer than this binary's 2"),
         "{error}"
     );
     assert_eq!(

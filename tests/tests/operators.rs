@@ -11,7 +11,7 @@ use std::time::Duration;
 use rulegate_tests::config::ConfigFile;
 use rulegate_tests::http::{self, Response};
 use rulegate_tests::server::Server;
-use rulegate_tests::{example_wasm, fixture, module};
+use rulegate_tests::{eventually, example_wasm, fixture, metric, module};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "admin-Token-5d1f";
@@ -105,25 +105,6 @@ fn metrics(server: &Server) -> String {
     let response = admin(server, "GET", "/metrics", b"");
     assert_eq!(response.status, 200);
     response.text()
-}
-
-/// The value of the metric line that starts with `series` (name and labels).
-fn metric(text: &str, series: &str) -> Option<f64> {
-    text.lines()
-        .find(|line| line.starts_with(series) && line[series.len()..].starts_with(' '))
-        .and_then(|line| line.rsplit(' ').next())
-        .and_then(|value| value.parse().ok())
-}
-
-/// Waits (bounded) until `done` holds; the watched directory works asynchronously.
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    for _ in 0..400 {
-        if done() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("{what} did not happen");
 }
 
 #[test]

@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::engine::{Engine, EngineSettings};
-use crate::signature::{PublicKey, Refusal, Signatures, Signers};
+use crate::signature::{self, PublicKey, Refusal, Signatures, Signers};
 
 /// Arguments of `rulegate check`.
 #[derive(Debug, Args)]
@@ -49,7 +49,7 @@ fn verify(
     let path = args
         .signature
         .clone()
-        .unwrap_or_else(|| super::sign::beside(&args.module));
+        .unwrap_or_else(|| signature::beside(&args.module));
     let file = match std::fs::read(&path) {
         Ok(bytes) => match Signatures::parse(&bytes) {
             Ok(file) => Some(file),

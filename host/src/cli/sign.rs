@@ -10,7 +10,7 @@ use clap::Args;
 
 use crate::durable;
 use crate::engine::ModuleHash;
-use crate::signature::{Signatures, SigningKey};
+use crate::signature::{Signatures, SigningKey, beside};
 
 /// Arguments of `rulegate sign`.
 #[derive(Debug, Args)]
@@ -25,13 +25,6 @@ pub struct SignArgs {
     out: Option<PathBuf>,
 }
 
-/// The signature file of `module` when none is named: `<module>.sig`.
-pub(super) fn beside(module: &Path) -> PathBuf {
-    let mut path = module.as_os_str().to_owned();
-    path.push(".sig");
-    PathBuf::from(path)
-}
-
 pub fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     let bytes = std::fs::read(&args.module)
         .with_context(|| format!("reading {}", args.module.display()))?;
@@ -42,25 +35,17 @@ pub fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.unwrap_or_else(|| beside(&args.module));
     // Others' signatures of this version are kept; a file for another version (the
     // module was rebuilt since) is replaced.
-    let mut file = match std::fs::read(&out) {
-        Ok(existing) => {
-            let existing = Signatures::parse(&existing)
-                .with_context(|| format!("reading {}", out.display()))?;
-            if existing.version == version {
-                existing
-            } else {
-                eprintln!(
-                    "{} signed {}; replacing it with signatures of {version}",
-                    out.display(),
-                    existing.version
-                );
-                Signatures::of(&version)
-            }
+    let mut file = match Signatures::read(&out)? {
+        Some(existing) if existing.version == version => existing,
+        Some(existing) => {
+            eprintln!(
+                "{} signed {}; replacing it with signatures of {version}",
+                out.display(),
+                existing.version
+            );
+            Signatures::of(&version)
         }
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Signatures::of(&version),
-        Err(error) => {
-            return Err(error).with_context(|| format!("reading {}", out.display()));
-        }
+        None => Signatures::of(&version),
     };
     file.add(key.sign(&version));
     let dir = match out.parent() {

@@ -20,6 +20,7 @@ use super::schema;
 use crate::engine::ModuleHash;
 use crate::records::outbox::{Due, Event, EventStore, State};
 use crate::records::{Journal, Recorder};
+use crate::signature::{Signature, Signatures};
 use crate::tenants::{Activation, Change, Store, StoreError, TenantState, store::HISTORY};
 
 /// The longest one call of the store may take.
@@ -305,7 +306,7 @@ async fn read_state(
     };
     let rows = client
         .query(
-            "SELECT version, via, host, at_ms FROM rulegate_activations
+            "SELECT version, via, host, at_ms, signed_by FROM rulegate_activations
              WHERE tenant = $1 ORDER BY generation DESC LIMIT $2",
             &[&tenant, &(HISTORY as i64)],
         )
@@ -318,6 +319,7 @@ async fn read_state(
             via: row.get(1),
             host: row.get(2),
             at_ms: u64_of(row.get(3)),
+            signed_by: row.get(4),
         })
         .collect();
     history.reverse();
@@ -367,6 +369,70 @@ impl Store for Postgres {
             ));
         }
         Ok(bytes)
+    }
+
+    fn signatures(&self, version: &str) -> Result<Option<Signatures>, StoreError> {
+        let rows = self.block(async {
+            let client = self.client().await?;
+            client
+                .query(
+                    "SELECT key, signature FROM rulegate_signatures
+                     WHERE version = $1 ORDER BY stored_at, key",
+                    &[&version],
+                )
+                .await
+                .map_err(|error| unavailable("reading signatures", error_chain(&error)))
+        })?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let mut signatures = Signatures::of(version);
+        for row in rows {
+            let key: String = row.get(0);
+            let key = key
+                .parse()
+                .map_err(|error| unavailable("reading signatures", error))?;
+            signatures.add(Signature {
+                key,
+                signature: row.get(1),
+            });
+        }
+        Ok(Some(signatures))
+    }
+
+    fn add_signatures(&self, signatures: &Signatures) -> Result<(), StoreError> {
+        let verified = signatures.clone().verified();
+        let version = verified.version.as_str();
+        self.block(async {
+            let write = |error: tokio_postgres::Error| {
+                unavailable("storing signatures", error_chain(&error))
+            };
+            let mut client = self.client().await?;
+            let transaction = client.transaction().await.map_err(write)?;
+            let stored = transaction
+                .query_opt(
+                    "SELECT 1 FROM rulegate_modules WHERE version = $1",
+                    &[&version],
+                )
+                .await
+                .map_err(write)?;
+            if stored.is_none() {
+                return Err(StoreError::NotStored(version.to_string()));
+            }
+            for signature in &verified.signatures {
+                transaction
+                    .execute(
+                        "INSERT INTO rulegate_signatures (version, key, signature)
+                         VALUES ($1, $2, $3)
+                         ON CONFLICT (version, key)
+                         DO UPDATE SET signature = excluded.signature",
+                        &[&version, &signature.key.to_string(), &signature.signature],
+                    )
+                    .await
+                    .map_err(write)?;
+            }
+            transaction.commit().await.map_err(write)
+        })
     }
 
     fn state(&self, tenant: &str) -> Result<Option<TenantState>, StoreError> {
@@ -423,8 +489,8 @@ impl Store for Postgres {
                 transaction
                     .execute(
                         "INSERT INTO rulegate_activations
-                         (tenant, generation, version, via, host, at_ms)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
+                         (tenant, generation, version, via, host, at_ms, signed_by)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
                         &[
                             &tenant,
                             &i64_of(next.generation),
@@ -432,6 +498,7 @@ impl Store for Postgres {
                             &activation.via,
                             &activation.host,
                             &i64_of(activation.at_ms),
+                            &activation.signed_by,
                         ],
                     )
                     .await

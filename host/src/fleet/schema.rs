@@ -6,10 +6,13 @@ use anyhow::Context;
 use tokio_postgres::Client;
 
 /// The migrations, by version.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("migrations/0001_registry.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("migrations/0001_registry.sql")),
+    (2, include_str!("migrations/0002_signatures.sql")),
+];
 
 /// The schema version this binary writes and reads.
-pub const LATEST: i32 = 1;
+pub const LATEST: i32 = 2;
 
 /// The advisory lock key of migrations (any constant shared by every host).
 const LOCK: i64 = 0x7275_6c65_6761_7465; // "rulegate"

@@ -3,7 +3,9 @@
 //! route but `/healthz` and `/readyz` needs `Authorization: Bearer <token>`.
 //!
 //! Uploads and activations go through the tenants' gate, the same one the watched
-//! directory and the configuration use; compiling runs off the async executor.
+//! directory and the configuration use; compiling runs off the async executor. A
+//! module's signatures come with an upload, an activation or a shadow request in the
+//! `Rulegate-Signatures` header: the `.sig` file `rulegate sign` wrote, base64.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +18,8 @@ use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -27,10 +31,14 @@ use crate::metrics::Metrics;
 use crate::protocols::{ClientError, Reply, parse_json};
 use crate::records::DecisionLog;
 use crate::secret::{Secret, SecretRef};
+use crate::signature::Signatures;
 use crate::tenants::{ActivationError, Active, Candidate, Registry, Tenant};
 
 /// The largest module upload.
 pub const MAX_UPLOAD_BYTES: usize = 64 << 20;
+
+/// The header carrying a candidate's signatures: its `.sig` file, base64.
+pub const SIGNATURES_HEADER: &str = "rulegate-signatures";
 
 /// The `[admin]` table.
 #[derive(Debug, Clone, Deserialize)]
@@ -134,7 +142,12 @@ async fn metrics(State(state): State<AdminState>) -> Response {
 }
 
 fn active_json(active: &Active) -> Value {
-    json!({ "version": active.version, "since_ms": active.since_ms, "via": active.via })
+    let mut json =
+        json!({ "version": active.version, "since_ms": active.since_ms, "via": active.via });
+    if !active.signed_by.is_empty() {
+        json["signed_by"] = json!(active.signed_by);
+    }
+    json
 }
 
 fn status(tenant: &Tenant) -> Value {
@@ -145,6 +158,10 @@ fn status(tenant: &Tenant) -> Value {
         "active": active_json(&active),
         "shadow": tenant.shadow().map(|shadow| active_json(&shadow)),
         "history": tenant.history(),
+        "signers": tenant.signers().map(|signers| json!({
+            "keys": signers.keys(),
+            "minimum_signatures": signers.minimum(),
+        })),
     })
 }
 
@@ -205,13 +222,15 @@ fn activation_reply(
                 ActivationError::NoPrevious(_) => (409, "no_previous_version"),
                 ActivationError::NoShadow(_) => (409, "no_shadow_candidate"),
                 ActivationError::Refused(_) => (422, "candidate_refused"),
+                ActivationError::Unsigned(_) => (422, "signature_refused"),
                 ActivationError::Storage(_) => (503, "storage_failed"),
             };
             tracing::warn!(tenant, via, %error, "activation did not happen; the active version keeps serving");
-            Reply::json(
-                status,
-                json!({ "error": code, "message": error.to_string() }),
-            )
+            let mut body = json!({ "error": code, "message": error.to_string() });
+            if let ActivationError::Unsigned(refusal) = &error {
+                body["reason"] = refusal.code().into();
+            }
+            Reply::json(status, body)
         }
     }
 }
@@ -268,9 +287,29 @@ fn tenant_upload(
     }
 }
 
+/// The signatures of the `Rulegate-Signatures` header, if it is there.
+fn presented(headers: &HeaderMap) -> Result<Option<Signatures>, ClientError> {
+    let Some(value) = headers.get(SIGNATURES_HEADER) else {
+        return Ok(None);
+    };
+    let refuse = |why: &str| {
+        ClientError::bad_request(format!(
+            "the {SIGNATURES_HEADER} header {why}; send the module's .sig file, base64 \
+             (`base64 -w0 module.wasm.sig`)"
+        ))
+    };
+    let bytes = STANDARD
+        .decode(value.as_bytes().trim_ascii())
+        .map_err(|_| refuse("is not base64"))?;
+    Signatures::parse(&bytes)
+        .map(Some)
+        .map_err(|error| refuse(&format!("holds {error}")))
+}
+
 async fn upload(
     State(state): State<AdminState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let bytes = match tenant_upload(
@@ -282,9 +321,13 @@ async fn upload(
         Ok(bytes) => bytes,
         Err(error) => return error.into_response(),
     };
+    let signatures = match presented(&headers) {
+        Ok(signatures) => signatures,
+        Err(error) => return error.into_response(),
+    };
     let tenant = name.clone();
     blocking(&state, &name, "admin", move |registry| {
-        registry.deploy(&tenant, &bytes, "admin")
+        registry.deploy(&tenant, &bytes, signatures.as_ref(), "admin")
     })
     .await
 }
@@ -297,17 +340,19 @@ struct ActivateRequest {
 async fn activate(
     State(state): State<AdminState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let request: ActivateRequest = match body_bytes(body, MAX_UPLOAD_BYTES)
-        .and_then(|body| parse_json(&body, "the activation request"))
-    {
+    let request = body_bytes(body, MAX_UPLOAD_BYTES)
+        .and_then(|body| parse_json::<ActivateRequest>(&body, "the activation request"))
+        .and_then(|request| Ok((request, presented(&headers)?)));
+    let (request, signatures) = match request {
         Ok(request) => request,
         Err(error) => return error.into_response(),
     };
     let tenant = name.clone();
     blocking(&state, &name, "admin", move |registry| {
-        registry.activate(&tenant, &request.version, "admin")
+        registry.activate(&tenant, &request.version, signatures.as_ref(), "admin")
     })
     .await
 }
@@ -324,6 +369,7 @@ async fn rollback(State(state): State<AdminState>, Path(name): Path<String>) -> 
 async fn set_shadow(
     State(state): State<AdminState>,
     Path(name): Path<String>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let body = match tenant_upload(
@@ -333,6 +379,10 @@ async fn set_shadow(
         "send the candidate's bytes, or {\"version\": \"sha256:...\"}",
     ) {
         Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
+    let signatures = match presented(&headers) {
+        Ok(signatures) => signatures,
         Err(error) => return error.into_response(),
     };
     let version = if body.first() == Some(&b'{') {
@@ -350,7 +400,7 @@ async fn set_shadow(
             Some(version) => Candidate::Version(version),
             None => Candidate::Bytes(&body),
         };
-        registry.set_shadow(&tenant, candidate)
+        registry.set_shadow(&tenant, candidate, signatures.as_ref())
     })
     .await
     .unwrap_or_else(|error| {

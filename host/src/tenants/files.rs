@@ -13,8 +13,10 @@ use std::sync::{Mutex, PoisonError};
 use super::store::{Change, Store, StoreError, TenantState};
 use crate::durable::{remove_partial, write_atomic};
 use crate::engine::ModuleHash;
+use crate::signature::Signatures;
 
-/// The store under `state_dir`: `modules/<sha256>.wasm` and `tenants/<tenant>.json`.
+/// The store under `state_dir`: `modules/<sha256>.wasm` with the signatures of each in
+/// `modules/<sha256>.sig` (the `.sig` file format), and `tenants/<tenant>.json`.
 #[derive(Debug)]
 pub struct FileStore {
     modules: PathBuf,
@@ -44,9 +46,13 @@ impl FileStore {
     }
 
     fn module_path(&self, version: &str) -> Option<PathBuf> {
+        self.version_path(version, "wasm")
+    }
+
+    fn version_path(&self, version: &str, extension: &str) -> Option<PathBuf> {
         let hex = version.strip_prefix("sha256:")?;
         (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| self.modules.join(format!("{hex}.wasm")))
+            .then(|| self.modules.join(format!("{hex}.{extension}")))
     }
 
     fn read_state(&self, tenant: &str) -> Result<Option<TenantState>, StoreError> {
@@ -93,6 +99,36 @@ impl Store for FileStore {
         Ok(bytes)
     }
 
+    fn signatures(&self, version: &str) -> Result<Option<Signatures>, StoreError> {
+        let Some(path) = self.version_path(version, "sig") else {
+            return Ok(None);
+        };
+        match std::fs::read(&path) {
+            Ok(bytes) => Signatures::parse(&bytes)
+                .map(Some)
+                .map_err(|error| unavailable(format!("{}: {error}", path.display()))),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(unavailable(format!("{}: {error}", path.display()))),
+        }
+    }
+
+    fn add_signatures(&self, signatures: &Signatures) -> Result<(), StoreError> {
+        let version = &signatures.version;
+        let stored = self.module_path(version).is_some_and(|path| path.exists());
+        let path = self.version_path(version, "sig").filter(|_| stored);
+        let Some(path) = path else {
+            return Err(StoreError::NotStored(version.clone()));
+        };
+        let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut kept = self
+            .signatures(version)?
+            .unwrap_or_else(|| Signatures::of(version));
+        for signature in signatures.clone().verified().signatures {
+            kept.add(signature);
+        }
+        write_atomic(&self.modules, &path, &kept.to_bytes()).map_err(unavailable)
+    }
+
     fn state(&self, tenant: &str) -> Result<Option<TenantState>, StoreError> {
         self.read_state(tenant)
     }
@@ -118,6 +154,7 @@ impl Store for FileStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signature::{Signature, SigningKey};
     use crate::tenants::store::Activation;
 
     #[test]
@@ -148,6 +185,7 @@ mod tests {
                     at_ms: 1,
                     via: via.into(),
                     host: None,
+                    signed_by: Vec::new(),
                 },
                 configured: None,
                 clear_shadow: false,
@@ -157,6 +195,52 @@ mod tests {
         assert_eq!(last.generation, 2);
         assert_eq!(last.previous().unwrap().version, "sha256:a");
         assert_eq!(store.state("shop").unwrap(), Some(last));
+    }
+
+    #[test]
+    fn signatures_are_kept_with_their_version_verified_and_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::open(dir.path()).unwrap();
+        let version = store.put(b"\0asm signed module").unwrap();
+        let (alice, bob) = (
+            SigningKey::generate().unwrap().0,
+            SigningKey::generate().unwrap().0,
+        );
+        assert_eq!(store.signatures(&version).unwrap(), None);
+        let mut presented = Signatures::of(&version);
+        presented.add(alice.sign(&version));
+        // A signature that does not verify is not kept.
+        presented.add(Signature {
+            key: bob.public_key(),
+            signature: alice.sign(&version).signature,
+        });
+        store.add_signatures(&presented).unwrap();
+        let kept = store.signatures(&version).unwrap().unwrap();
+        assert_eq!(kept.signatures, vec![alice.sign(&version)]);
+        let mut more = Signatures::of(&version);
+        more.add(bob.sign(&version));
+        store.add_signatures(&more).unwrap();
+        let keys: Vec<_> = store.signatures(&version).unwrap().unwrap().signatures;
+        assert_eq!(keys.len(), 2);
+        // Signatures of a version not stored are refused.
+        let absent = ModuleHash::of(b"never stored").to_string();
+        let mut stray = Signatures::of(&absent);
+        stray.add(alice.sign(&absent));
+        assert!(matches!(
+            store.add_signatures(&stray),
+            Err(StoreError::NotStored(_))
+        ));
+        // A reopened store reads them back.
+        let reopened = FileStore::open(dir.path()).unwrap();
+        assert_eq!(
+            reopened
+                .signatures(&version)
+                .unwrap()
+                .unwrap()
+                .signatures
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -17,12 +17,12 @@ use super::tenant::Refusal;
 use anyhow::Context;
 use arc_swap::{ArcSwap, ArcSwapOption};
 
-use super::gate::{Gate, smoke_carts};
+use super::gate::{Admitted, Candidate, Gate, smoke_carts};
 use super::source::{Module, ModuleSource};
 use super::store::{Activation, Change, Store, TenantState};
 use super::tenant::{Active, Tenant, TenantSettings, default_long_calls};
 use crate::decide::Policy;
-use crate::engine::{Engine, SharedRuleSet};
+use crate::engine::Engine;
 use crate::examples::Example;
 use crate::protocols::{self, now_ms};
 
@@ -86,6 +86,13 @@ pub(super) fn tenant(
         .parse()
         .with_context(|| format!("`{key}.module`"))?;
     let module = source.read()?;
+    let signers = settings.signers(&key)?;
+    if signers.is_some() && matches!(module, Module::Native(_)) {
+        anyhow::bail!(
+            "`{key}.module`: natively linked rules carry no signature; a tenant with \
+             `signers` runs only signed components"
+        );
+    }
     let configured = module.version();
     let loading = Loading {
         tenant: name,
@@ -93,6 +100,7 @@ pub(super) fn tenant(
         store,
         host,
         gate: Gate {
+            signers: signers.as_ref(),
             smoke: &smoke,
             limits: &settings.limits,
         },
@@ -117,11 +125,12 @@ pub(super) fn tenant(
     let mut refused = None;
     let restored = match persisted {
         Some(activation) => match loading.restore(&activation.version) {
-            Ok(rules) => Some(Active {
+            Ok(admitted) => Some(Active {
                 version: activation.version,
-                rules,
+                rules: admitted.rules,
                 since_ms: activation.at_ms,
                 via: activation.via,
+                signed_by: admitted.signed_by,
             }),
             Err(reason) => {
                 refused = Some(Refusal {
@@ -150,6 +159,7 @@ pub(super) fn tenant(
     };
 
     // The configuration's shadow candidate replaces the persisted one.
+    let mut configured_shadow = None;
     if let Some(candidate) = &settings.shadow {
         let source: ModuleSource = candidate
             .parse()
@@ -157,28 +167,39 @@ pub(super) fn tenant(
         let Module::Component(bytes) = source.read()? else {
             anyhow::bail!("`{key}.shadow`: natively linked rules cannot be a shadow");
         };
-        loading
+        let presented = source.signatures()?;
+        let admitted = loading
             .gate
-            .pass(engine, &bytes)
+            .admit(
+                engine,
+                store,
+                Candidate::Bytes(&bytes),
+                presented.as_ref(),
+                |_| None,
+            )
             .map_err(|error| anyhow::anyhow!("`{key}.shadow`: {source} refused: {error}"))?;
-        let version = store.put(&bytes).context("storing the shadow module")?;
-        if state.shadow.as_deref() != Some(version.as_str()) {
+        if state.shadow.as_deref() != Some(admitted.version.as_str()) {
             let generation = state.generation;
             state = store
-                .change(name, &Change::Shadow(Some(version)))
+                .change(name, &Change::Shadow(Some(admitted.version.clone())))
                 .with_context(|| format!("saving the state of tenant {name}"))?;
             if generation == 0 {
                 state.generation = 0;
             }
         }
+        configured_shadow = Some(admitted);
     }
     let shadow = state.shadow.clone().and_then(|version| {
-        let rules = loading.restore(&version).ok()?;
+        let admitted = match configured_shadow {
+            Some(admitted) if admitted.version == version => admitted,
+            _ => loading.restore(&version).ok()?,
+        };
         Some(Arc::new(Active {
             version,
-            rules,
+            rules: admitted.rules,
             since_ms: now_ms(),
             via: "shadow".into(),
+            signed_by: admitted.signed_by,
         }))
     });
 
@@ -198,6 +219,7 @@ pub(super) fn tenant(
                 .unwrap_or_else(default_long_calls)
                 .max(1),
         )),
+        signers,
         smoke,
         active: ArcSwap::from_pointee(active),
         shadow: ArcSwapOption::new(shadow),
@@ -237,23 +259,28 @@ struct Loading<'a> {
 }
 
 impl Loading<'_> {
-    /// The rules of a persisted `version`, through the gate, or why it cannot be
-    /// served (logged). Native rules are their own version.
-    fn restore(&self, version: &str) -> Result<SharedRuleSet, String> {
+    /// A persisted `version`, through the gate, or why it cannot be served (logged).
+    /// Native rules are their own version.
+    fn restore(&self, version: &str) -> Result<Admitted, String> {
         if let Some(example) = self.native
             && Module::Native(example).version() == version
         {
-            return Ok(example.native());
+            return Ok(Admitted {
+                version: version.to_string(),
+                rules: example.native(),
+                signed_by: Vec::new(),
+            });
         }
         let restored = self
-            .store
-            .get(version)
-            .map_err(|error| error.to_string())
-            .and_then(|bytes| {
-                self.gate
-                    .pass(self.engine, &bytes)
-                    .map_err(|error| error.to_string())
-            });
+            .gate
+            .admit(
+                self.engine,
+                self.store,
+                Candidate::Version(version),
+                None,
+                |_| None,
+            )
+            .map_err(|error| error.to_string());
         if let Err(error) = &restored {
             tracing::warn!(
                 tenant = self.tenant, version, %error,
@@ -263,24 +290,29 @@ impl Loading<'_> {
         restored
     }
 
-    /// The configuration's module, through the gate, stored.
+    /// The configuration's module, with the signatures beside its file, through the
+    /// gate, stored.
     fn configured(
         &self,
         source: &ModuleSource,
         module: Module,
         version: &str,
     ) -> anyhow::Result<Active> {
-        let rules = match module {
-            Module::Native(example) => example.native(),
+        let (rules, signed_by) = match module {
+            Module::Native(example) => (example.native(), Vec::new()),
             Module::Component(bytes) => {
-                let rules = self
+                let presented = source.signatures()?;
+                let admitted = self
                     .gate
-                    .pass(self.engine, &bytes)
+                    .admit(
+                        self.engine,
+                        self.store,
+                        Candidate::Bytes(&bytes),
+                        presented.as_ref(),
+                        |_| None,
+                    )
                     .map_err(|error| anyhow::anyhow!("module {source} refused: {error}"))?;
-                self.store
-                    .put(&bytes)
-                    .context("storing the configured module")?;
-                rules
+                (admitted.rules, admitted.signed_by)
             }
         };
         Ok(Active {
@@ -288,6 +320,7 @@ impl Loading<'_> {
             rules,
             since_ms: now_ms(),
             via: "config".into(),
+            signed_by,
         })
     }
 
@@ -300,6 +333,7 @@ impl Loading<'_> {
                 at_ms: active.since_ms,
                 via: active.via.clone(),
                 host: self.host.map(str::to_string),
+                signed_by: active.signed_by.clone(),
             },
             configured: Some(active.version.clone()),
             clear_shadow: false,

@@ -35,8 +35,10 @@ pub use source::{Module, ModuleSource};
 pub use store::{Activation, Change, Store, StoreError, TenantState};
 pub use tenant::{Active, Refusal, Tenant, TenantSettings, default_long_calls};
 
-use crate::engine::{Engine, SharedRuleSet};
+use crate::engine::Engine;
 use crate::protocols::now_ms;
+use crate::signature::{self, Signatures};
+use gate::Admitted;
 use tenant::lock;
 
 /// Why an activation did not happen. The old version keeps serving in every case.
@@ -57,6 +59,9 @@ pub enum ActivationError {
     /// The candidate failed the gate.
     #[error("candidate refused: {0}")]
     Refused(String),
+    /// The candidate is not signed as the tenant requires.
+    #[error("candidate refused: {0}")]
+    Unsigned(signature::Refusal),
     /// The store could not be read or written; nothing changed.
     #[error("the store is unavailable, nothing changed: {0}")]
     Storage(String),
@@ -131,26 +136,29 @@ impl Registry {
             .ok_or_else(|| ActivationError::UnknownTenant(name.to_string()))
     }
 
-    /// Gates `bytes` for `tenant`, stores them and makes them active. Blocking (it may
-    /// compile): call it off the async executor.
+    /// Gates `bytes` for `tenant` with the signatures presented with them, stores
+    /// them and makes them active. Blocking (it may compile): call it off the async
+    /// executor.
     pub fn deploy(
         &self,
         tenant: &str,
         bytes: &[u8],
+        signatures: Option<&Signatures>,
         via: &str,
     ) -> Result<Arc<Active>, ActivationError> {
-        self.make_active(tenant, Candidate::Bytes(bytes), via, false)
+        self.make_active(tenant, Candidate::Bytes(bytes), signatures, via, false)
     }
 
     /// Makes a stored version active again (through the gate, which is instant for a
-    /// version still compiled).
+    /// version still compiled, signatures aside), with any signatures presented now.
     pub fn activate(
         &self,
         tenant: &str,
         version: &str,
+        signatures: Option<&Signatures>,
         via: &str,
     ) -> Result<Arc<Active>, ActivationError> {
-        self.make_active(tenant, Candidate::Version(version), via, false)
+        self.make_active(tenant, Candidate::Version(version), signatures, via, false)
     }
 
     /// Activates the version that was active before the current one, by the store's
@@ -166,24 +174,26 @@ impl Registry {
                     .map(|activation| activation.version.clone())
             })
             .ok_or_else(|| ActivationError::NoPrevious(tenant.to_string()))?;
-        self.activate(tenant, &previous, "rollback")
+        self.activate(tenant, &previous, None, "rollback")
     }
 
     fn make_active(
         &self,
         tenant: &str,
         candidate: Candidate<'_>,
+        signatures: Option<&Signatures>,
         via: &str,
         clear_shadow: bool,
     ) -> Result<Arc<Active>, ActivationError> {
         let tenant = self.find(tenant)?;
         let mut state = lock(&tenant.state);
-        let (version, rules) = tenant.admit(&self.engine, &*self.store, candidate)?;
+        let admitted = tenant.admit(&self.engine, &*self.store, candidate, signatures)?;
         let activation = Activation {
-            version: version.clone(),
+            version: admitted.version.clone(),
             at_ms: now_ms(),
             via: via.to_string(),
             host: self.host.clone(),
+            signed_by: admitted.signed_by.clone(),
         };
         let next = self.store.change(
             &tenant.name,
@@ -193,36 +203,41 @@ impl Registry {
                 clear_shadow,
             },
         )?;
-        self.install_changed(tenant, &mut state, next, Some((&version, &rules)));
-        tracing::info!(tenant = %tenant.name, %version, via, "version activated");
+        self.install_changed(tenant, &mut state, next, Some(&admitted));
+        tracing::info!(tenant = %tenant.name, version = %admitted.version, via, "version activated");
         Ok(Arc::new(Active {
-            version,
-            rules,
+            version: admitted.version,
+            rules: admitted.rules,
             since_ms: activation.at_ms,
             via: activation.via,
+            signed_by: admitted.signed_by,
         }))
     }
 
-    /// Gates `candidate` and makes it the tenant's shadow: every live request is also
-    /// evaluated on it, off the response path. Blocking (it may compile).
+    /// Gates `candidate` (with the signatures presented with it) and makes it the
+    /// tenant's shadow: every live request is also evaluated on it, off the response
+    /// path. Blocking (it may compile).
     pub fn set_shadow(
         &self,
         tenant: &str,
         candidate: Candidate<'_>,
+        signatures: Option<&Signatures>,
     ) -> Result<Arc<Active>, ActivationError> {
         let tenant = self.find(tenant)?;
         let mut state = lock(&tenant.state);
-        let (version, rules) = tenant.admit(&self.engine, &*self.store, candidate)?;
-        let next = self
-            .store
-            .change(&tenant.name, &Change::Shadow(Some(version.clone())))?;
-        self.install_changed(tenant, &mut state, next, Some((&version, &rules)));
-        tracing::info!(tenant = %tenant.name, %version, "shadow candidate set");
+        let admitted = tenant.admit(&self.engine, &*self.store, candidate, signatures)?;
+        let next = self.store.change(
+            &tenant.name,
+            &Change::Shadow(Some(admitted.version.clone())),
+        )?;
+        self.install_changed(tenant, &mut state, next, Some(&admitted));
+        tracing::info!(tenant = %tenant.name, version = %admitted.version, "shadow candidate set");
         Ok(Arc::new(Active {
-            version,
-            rules,
+            version: admitted.version,
+            rules: admitted.rules,
             since_ms: now_ms(),
             via: "shadow".into(),
+            signed_by: admitted.signed_by,
         }))
     }
 
@@ -241,7 +256,13 @@ impl Registry {
             .find(tenant)?
             .shadow()
             .ok_or_else(|| ActivationError::NoShadow(tenant.to_string()))?;
-        self.make_active(tenant, Candidate::Version(&shadow.version), "promote", true)
+        self.make_active(
+            tenant,
+            Candidate::Version(&shadow.version),
+            None,
+            "promote",
+            true,
+        )
     }
 
     /// Installs the store's state `next` of `tenant` when it is newer than the one this
@@ -267,7 +288,7 @@ impl Registry {
         tenant: &Tenant,
         state: &mut TenantState,
         next: TenantState,
-        known: Option<(&str, &SharedRuleSet)>,
+        known: Option<&Admitted>,
     ) {
         if let Err(error) = self.install(tenant, state, next, known) {
             tracing::warn!(tenant = %tenant.name, %error, "the change is stored but this host cannot serve all of it; it keeps serving what it has");
@@ -283,20 +304,24 @@ impl Registry {
         tenant: &Tenant,
         state: &mut TenantState,
         next: TenantState,
-        known: Option<(&str, &SharedRuleSet)>,
+        known: Option<&Admitted>,
     ) -> Result<bool, ActivationError> {
         if next.generation <= state.generation {
             return Ok(false);
         }
-        let rules_of = |version: &str| -> Result<SharedRuleSet, ActivationError> {
-            if let Some((known, rules)) = known
-                && known == version
+        let admit = |version: &str| -> Result<Admitted, ActivationError> {
+            if let Some(known) = known
+                && known.version == version
             {
-                return Ok(rules.clone());
+                return Ok(known.clone());
             }
             tenant
-                .admit(&self.engine, &*self.store, Candidate::Version(version))
-                .map(|(_, rules)| rules)
+                .admit(
+                    &self.engine,
+                    &*self.store,
+                    Candidate::Version(version),
+                    None,
+                )
                 .inspect_err(|error| {
                     *lock(&tenant.refused) = Some(Refusal {
                         version: version.to_string(),
@@ -306,37 +331,39 @@ impl Registry {
                 })
         };
         let active = match next.active() {
-            Some(activation) => Some((activation.clone(), rules_of(&activation.version)?)),
+            Some(activation) => Some((activation.clone(), admit(&activation.version)?)),
             None => None,
         };
         let shadow = match &next.shadow {
-            Some(version) => Some((version.clone(), rules_of(version)?)),
+            Some(version) => Some(admit(version)?),
             None => None,
         };
-        if let Some((activation, rules)) = active {
-            tenant.keep_compiled(&activation.version, rules.clone(), &next);
+        if let Some((activation, admitted)) = active {
+            tenant.keep_compiled(&activation.version, admitted.rules.clone(), &next);
             let current = tenant.active();
             if current.version != activation.version || current.since_ms != activation.at_ms {
                 tenant.active.store(Arc::new(Active {
                     version: activation.version,
-                    rules,
+                    rules: admitted.rules,
                     since_ms: activation.at_ms,
                     via: activation.via,
+                    signed_by: activation.signed_by,
                 }));
             }
         }
         match shadow {
-            Some((version, rules)) => {
-                tenant.keep_compiled(&version, rules.clone(), &next);
+            Some(admitted) => {
+                tenant.keep_compiled(&admitted.version, admitted.rules.clone(), &next);
                 if tenant
                     .shadow()
-                    .is_none_or(|shadow| shadow.version != version)
+                    .is_none_or(|shadow| shadow.version != admitted.version)
                 {
                     tenant.shadow.store(Some(Arc::new(Active {
-                        version,
-                        rules,
+                        version: admitted.version,
+                        rules: admitted.rules,
                         since_ms: now_ms(),
                         via: "shadow".into(),
+                        signed_by: admitted.signed_by,
                     })));
                 }
             }

@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::engine::{Engine, ModuleHash, SharedRuleSet};
 use crate::examples::{self, Example};
+use crate::signature::{self, Signatures};
 
 /// Where a tenant's rules come from.
 #[derive(Debug, Clone)]
@@ -85,6 +86,15 @@ impl ModuleSource {
                     .with_context(|| format!("reading module {}", path.display()))?,
             )),
         })
+    }
+
+    /// The signatures beside a component file (`<file>.sig`), if there are any; an
+    /// embedded example has none.
+    pub fn signatures(&self) -> anyhow::Result<Option<Signatures>> {
+        match self {
+            ModuleSource::File(path) => Signatures::read(&signature::beside(path)),
+            ModuleSource::Example(_) | ModuleSource::Native(_) => Ok(None),
+        }
     }
 
     /// Loads the rules through the engine's load-time checks (or links the native

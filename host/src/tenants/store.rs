@@ -12,6 +12,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::signature::Signatures;
+
 /// Activations kept per tenant.
 pub const HISTORY: usize = 50;
 
@@ -27,6 +29,10 @@ pub struct Activation {
     /// The host that made it, when the store is shared.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// The tenant's signers whose valid signatures admitted it (`ed25519:...`), when
+    /// the tenant requires signatures.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signed_by: Vec<String>,
 }
 
 /// A tenant's persisted state.
@@ -127,6 +133,12 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// The bytes of a stored version, checked against its hash (a damaged module is an
     /// error, never a different module).
     fn get(&self, version: &str) -> Result<Vec<u8>, StoreError>;
+    /// The signatures stored with `version` (each verified when it was added), if any.
+    fn signatures(&self, version: &str) -> Result<Option<Signatures>, StoreError>;
+    /// Adds the signatures of `signatures` that verify to those stored with their
+    /// version, one per key (a key's newer signature replaces its older one). The
+    /// version must be stored.
+    fn add_signatures(&self, signatures: &Signatures) -> Result<(), StoreError>;
     /// A tenant's state, if it has one.
     fn state(&self, tenant: &str) -> Result<Option<TenantState>, StoreError>;
     /// Applies `change` to a tenant's state in one atomic step; returns the new state.
@@ -146,6 +158,7 @@ mod tests {
             at_ms: 1,
             via: via.into(),
             host: None,
+            signed_by: Vec::new(),
         }
     }
 

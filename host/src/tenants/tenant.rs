@@ -17,6 +17,7 @@ use crate::engine::{Limits, SharedRuleSet};
 use crate::model::Cart;
 use crate::protocols::{kco, klix, messenger};
 use crate::records::outbox::{Destination, EventSettings};
+use crate::signature::{PublicKey, Signers};
 
 /// Compiled versions kept per tenant for instant rollback and re-activation.
 const KEEP_COMPILED: usize = 8;
@@ -43,6 +44,13 @@ pub struct TenantSettings {
     /// `.wasm` path); the admin API can set, clear and promote one too.
     #[serde(default)]
     pub shadow: Option<String>,
+    /// Public keys (`ed25519:<base64>`, what `rulegate keygen` prints) whose signatures
+    /// a module needs before this tenant runs it; empty: modules need none.
+    #[serde(default)]
+    pub signers: Vec<String>,
+    /// How many of `signers` must have signed a module (default 1).
+    #[serde(default)]
+    pub minimum_signatures: Option<usize>,
     /// A directory of canonical carts (`*.json`) every candidate version must decide
     /// (tax, shipping, validate) within the limits before it may become active.
     #[serde(default)]
@@ -82,6 +90,8 @@ pub struct Active {
     pub since_ms: u64,
     /// How: `config`, `admin`, `watch`, `rollback`, `promote`, `shadow`.
     pub via: String,
+    /// The tenant's signers who signed it (empty when the tenant lists none).
+    pub signed_by: Vec<String>,
 }
 
 /// A merchant served by this host.
@@ -102,6 +112,8 @@ pub struct Tenant {
     pub messenger: Option<messenger::Endpoint>,
     /// Where its events are delivered, when anywhere.
     pub events: Option<Destination>,
+    /// Who must have signed a version before it serves, when anyone must.
+    pub(super) signers: Option<Signers>,
     /// Carts every candidate version must decide within the limits.
     pub(super) smoke: Vec<(String, Cart)>,
     /// The tenant's long-call lane: one permit per long call it may run at once.
@@ -140,6 +152,11 @@ impl Tenant {
     /// The shadow candidate, if any.
     pub fn shadow(&self) -> Option<Arc<Active>> {
         self.shadow.load_full()
+    }
+
+    /// Who must have signed a version before it serves, when anyone must.
+    pub fn signers(&self) -> Option<&Signers> {
+        self.signers.as_ref()
     }
 
     /// The failure policy of `callback` (`kco.validation`, ...); the default policy
@@ -185,6 +202,33 @@ impl Tenant {
                 compiled.remove(&stale);
             }
         }
+    }
+}
+
+impl TenantSettings {
+    /// The tenant's signers rule, or `None` when it lists no signer; an error names
+    /// the key that is not a public key or a minimum that cannot be met.
+    pub fn signers(&self, key: &str) -> anyhow::Result<Option<Signers>> {
+        if self.signers.is_empty() {
+            anyhow::ensure!(
+                self.minimum_signatures.is_none(),
+                "`{key}.minimum_signatures` needs `{key}.signers`, the keys that may sign"
+            );
+            return Ok(None);
+        }
+        let keys = self
+            .signers
+            .iter()
+            .enumerate()
+            .map(|(i, text)| {
+                text.trim()
+                    .parse::<PublicKey>()
+                    .map_err(|error| anyhow::anyhow!("`{key}.signers[{i}]`: {error}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Signers::new(keys, self.minimum_signatures.unwrap_or(1))
+            .map(Some)
+            .map_err(|error| anyhow::anyhow!("`{key}`: {error}"))
     }
 }
 
