@@ -23,6 +23,7 @@ const MODULES: &[&str] = &[
     "imports-sockets",
     "mistyped-export",
     "slow-answer",
+    "traps-sometimes",
 ];
 
 /// The modules also built as core modules for wasm32-unknown-unknown, the SDK's build,

@@ -13,7 +13,7 @@
 //! | records | [`records`] | the decision log, recorded events, comparing decisions |
 //! | tenants | [`tenants`] | tenants, where their modules come from, the gate, the store seam and the state directory |
 //! | fleet | [`fleet`] | the store a fleet of hosts shares in PostgreSQL, and how hosts follow it |
-//! | operations | [`metrics`], [`shadow`], [`watch`], [`delivery`] | metrics, shadow evaluation, the watched directory, delivering events to merchants |
+//! | operations | [`metrics`], [`shadow`], [`canary`], [`watch`], [`delivery`] | metrics, shadow evaluation, canaries on the request path, the watched directory, delivering events to merchants |
 //! | server | [`server`] | HTTP: routes, per-platform handlers, the admin API, listeners |
 //! | offline | [`offline`] | the server's answer without HTTP (`run`, `test`, `replay`) |
 //! | config | [`config`] | the configuration file, put together from each floor's table |
@@ -38,6 +38,7 @@ pub mod tenants;
 
 pub mod fleet;
 
+pub mod canary;
 pub mod delivery;
 pub mod metrics;
 pub mod shadow;

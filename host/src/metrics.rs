@@ -71,6 +71,18 @@ struct UnsignedLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SideLabels {
+    tenant: String,
+    side: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OutcomeLabels {
+    tenant: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ShadowLabels {
     tenant: String,
     result: &'static str,
@@ -102,6 +114,8 @@ pub struct Metrics {
     activations: Family<ViaLabels, Counter>,
     refused: Family<ViaLabels, Counter>,
     unsigned: Family<UnsignedLabels, Counter>,
+    canary_callbacks: Family<SideLabels, Counter>,
+    canaries_ended: Family<OutcomeLabels, Counter>,
     shadow: Family<ShadowLabels, Counter>,
     deliveries: Family<DeliveryLabels, Counter>,
     pending: Family<TenantLabels, Gauge>,
@@ -161,6 +175,18 @@ impl Default for Metrics {
             "Candidate versions refused for their signatures, by how they came and why (no_signature, bad_signature, unknown_key, too_few_signatures)",
             unsigned.clone(),
         );
+        let canary_callbacks = Family::default();
+        registry.register(
+            "rulegate_canary_callbacks",
+            "Checkouts' callbacks during a canary, by the side that answered (canary, active)",
+            canary_callbacks.clone(),
+        );
+        let canaries_ended = Family::default();
+        registry.register(
+            "rulegate_canaries_ended",
+            "Canaries this host ended, by outcome (rolled_back: a guardrail; promoted)",
+            canaries_ended.clone(),
+        );
         let shadow = Family::default();
         registry.register(
             "rulegate_shadow_evaluations",
@@ -198,6 +224,8 @@ impl Default for Metrics {
             activations,
             refused,
             unsigned,
+            canary_callbacks,
+            canaries_ended,
             shadow,
         }
     }
@@ -293,6 +321,26 @@ impl Metrics {
             }
             Err(_) => {}
         }
+    }
+
+    /// A callback a canary could have answered, on the side that did.
+    pub fn canary_callback(&self, tenant: &str, on_canary: bool) {
+        self.canary_callbacks
+            .get_or_create(&SideLabels {
+                tenant: tenant.to_string(),
+                side: if on_canary { "canary" } else { "active" },
+            })
+            .inc();
+    }
+
+    /// This host ended a canary: `rolled_back` or `promoted`.
+    pub fn canary_ended(&self, tenant: &str, outcome: &'static str) {
+        self.canaries_ended
+            .get_or_create(&OutcomeLabels {
+                tenant: tenant.to_string(),
+                outcome,
+            })
+            .inc();
     }
 
     /// A shadow evaluation ended: `same`, `different`, `failed` or `skipped`.

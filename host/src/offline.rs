@@ -88,6 +88,7 @@ impl Offline {
             executor: Executor::new(1),
             answer_within: kco::ANSWER_WITHIN,
             tenant_lane: None,
+            split: None,
         };
         match (platform, callback) {
             (Platform::Kco, Some(callback)) => {

@@ -217,14 +217,14 @@ fn versions_rollbacks_and_shadows_reach_every_host() {
     // Three hosts started together on an empty database: the schema migrated once.
     assert_eq!(
         postgres.sql("fleet", "SELECT array_agg(version) FROM rulegate_schema"),
-        "{1,2}"
+        "{1,2,3}"
     );
     let applied: Vec<usize> = hosts
         .iter()
         .map(|host| host.log().matches("schema migration applied").count())
         .filter(|&count| count > 0)
         .collect();
-    assert_eq!(applied, [2], "both migrations, applied by one host");
+    assert_eq!(applied, [3], "every migration, applied by one host");
     for host in &hosts {
         assert_eq!(host.checkout_update().text(), US_ANSWER);
     }
@@ -506,6 +506,106 @@ fn signatures_live_in_the_store_and_every_host_with_signers_enforces_them() {
             })
         },
     );
+}
+
+/// A KCO address_update of checkout `order` on `host`: whether the flat-rate candidate
+/// answered it.
+fn on_flat_rate(host: &Host, order: &str) -> bool {
+    let response = http::post_json(
+        host.server.address,
+        &format!("/shop/kco/address_update?kustom_order_id={order}"),
+        &fixture("kco/address_update_request.json"),
+    );
+    assert!(response.status < 500, "{}", response.text());
+    response.json()["shipping_options"][0]["id"] == json!("flat")
+}
+
+#[test]
+fn a_canary_counts_every_hosts_callbacks_and_one_hosts_breach_ends_it_everywhere() {
+    let postgres = Postgres::start();
+    let url = postgres.url(&postgres.database("fleet"));
+    let (a, b) = (
+        Host::start(&url, "a", &Options::default()),
+        Host::start(&url, "b", &Options::default()),
+    );
+    let canary_of = |host: &Host| host.admin("GET", "/v1/tenants/shop/canary", b"").json();
+
+    // A good canary started on A runs on B too, and every checkout meets one version
+    // on either host.
+    let started = a.admin(
+        "POST",
+        "/v1/tenants/shop/canary?percent=50&min_callbacks=10&promote_after_callbacks=40&promote_after_ms=1000",
+        module("flat-rate"),
+    );
+    assert_eq!(started.status, 200, "{}", started.text());
+    let flat = ModuleHash::of(module("flat-rate")).to_string();
+    within(Duration::from_secs(5), "B running the canary", || {
+        canary_of(&b)["canary"]["version"] == json!(flat)
+    });
+    let mut i = 0;
+    while a.active() != flat || b.active() != flat {
+        assert!(i < 2_000, "not promoted: {}", canary_of(&a));
+        let order = format!("order-{i}");
+        let (first, second) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        if a.active() != flat && b.active() != flat {
+            assert_eq!(
+                on_flat_rate(first, &order),
+                on_flat_rate(second, &order),
+                "{order}"
+            );
+        }
+        i += 1;
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The promotion counted both hosts' callbacks.
+    let status = a.admin("GET", "/v1/tenants/shop", b"").json();
+    let ended = status["canaries"][0].clone();
+    assert_eq!(ended["outcome"], "promoted", "{ended}");
+    let promoter = if ended["host"] == json!("a") { &a } else { &b };
+    let counted_here = rulegate_tests::metric(
+        &promoter.admin("GET", "/metrics", b"").text(),
+        r#"rulegate_canary_callbacks_total{tenant="shop",side="canary"}"#,
+    )
+    .unwrap();
+    let counted = ended["figures"]["canary"]["callbacks"].as_f64().unwrap();
+    assert!(counted >= 40.0, "{ended}");
+    assert!(
+        counted > counted_here,
+        "the promoting host judged {counted} callbacks, {counted_here} of them its own"
+    );
+
+    // A canary that traps, breached on B alone, ends on A too.
+    let started = a.admin(
+        "POST",
+        "/v1/tenants/shop/canary?percent=50&min_callbacks=10",
+        module("traps-sometimes"),
+    );
+    assert_eq!(started.status, 200, "{}", started.text());
+    within(
+        Duration::from_secs(5),
+        "B running the second canary",
+        || !canary_of(&b)["canary"].is_null(),
+    );
+    let mut i = 0;
+    while !canary_of(&b)["canary"].is_null() {
+        assert!(i < 2_000, "not rolled back: {}", canary_of(&b));
+        let response = b.checkout_update();
+        assert!(response.status < 500);
+        on_flat_rate(&b, &format!("second-{i}"));
+        i += 1;
+    }
+    within(
+        Duration::from_secs(5),
+        "A ending the canary B rolled back",
+        || {
+            let view = canary_of(&a);
+            view["canary"].is_null()
+                && view["ended"].as_array().is_some_and(|ended| {
+                    ended.last().is_some_and(|e| e["outcome"] == "rolled_back")
+                })
+        },
+    );
+    assert_eq!(a.active(), flat);
 }
 
 #[test]
@@ -895,7 +995,7 @@ fn bad_store_settings_are_clear_errors_at_start_and_write_nothing() {
     postgres.sql(&database, "CREATE TABLE rulegate_schema (version integer PRIMARY KEY); INSERT INTO rulegate_schema VALUES (99)");
     let error = serve_fails(Some(&postgres.url(&database)));
     assert!(
-        error.contains("schema is version 99, newer than this binary's 2"),
+        error.contains("schema is version 99, newer than this binary's 3"),
         "{error}"
     );
     assert_eq!(

@@ -32,6 +32,7 @@ fn decider() -> Decider {
         executor: Executor::new(2),
         answer_within: Duration::from_secs(2),
         tenant_lane: None,
+        split: None,
     }
 }
 

@@ -351,6 +351,43 @@ fn a_tenant_with_signers_runs_only_what_they_signed_through_every_entry_point() 
     assert_eq!(response.status, 200, "{}", response.text());
     assert_eq!(active(&server, "solo"), version(slow));
 
+    // Canary candidates: the same rule.
+    let chatty_component = module("chatty");
+    let canary = |signatures: Option<&str>| {
+        admin(
+            &server,
+            "POST",
+            "/v1/tenants/solo/canary?percent=10",
+            signatures,
+            chatty_component,
+        )
+    };
+    refused(
+        &server,
+        "solo",
+        canary(None),
+        "no_signature",
+        "canary unsigned",
+    );
+    let response = canary(Some(&header(&signed(chatty_component, &[&keys.mallory]))));
+    refused(
+        &server,
+        "solo",
+        response,
+        "unknown_key",
+        "canary by an unknown key",
+    );
+    let response = canary(Some(&header(&signed(chatty_component, &[&keys.bob]))));
+    assert_eq!(response.status, 200, "{}", response.text());
+    assert_eq!(
+        response.json()["canary"]["signed_by"],
+        serde_json::json!([bob])
+    );
+    assert_eq!(
+        admin(&server, "DELETE", "/v1/tenants/solo/canary", None, b"").status,
+        200
+    );
+
     // The watched directory: a module without its .sig is refused; the .sig copied
     // after it activates it.
     let chatty = core_module("chatty");

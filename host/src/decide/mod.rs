@@ -5,9 +5,12 @@
 //! Platform-neutral: adapters hand in a canonical cart and get canonical answers back.
 
 mod policy;
+pub mod split;
 
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use split::Split;
 
 pub use policy::{
     DEFAULT_MESSAGE, FailurePolicy, FallbackOption, OnShippingFailure, OnTaxFailure,
@@ -75,6 +78,8 @@ pub struct Decisions {
     pub module: String,
     /// The cart the rules decided on.
     pub input: Arc<Cart>,
+    /// Wall-clock time from asking to the answers, waiting and the policy included.
+    pub elapsed: Duration,
 }
 
 impl Decisions {
@@ -110,6 +115,8 @@ pub struct Decider {
     /// The tenant's long-call lane: a tenant runs at most this semaphore's permits of
     /// long calls at once, so one tenant's slow module cannot take every core.
     pub tenant_lane: Option<Arc<tokio::sync::Semaphore>>,
+    /// A canary answering a share of the tenant's checkouts instead of `rules`.
+    pub split: Option<Split>,
 }
 
 impl std::fmt::Debug for Decider {
@@ -127,7 +134,13 @@ impl Decider {
     /// decision through the failure policy. Never fails: a module that does not answer
     /// in time, traps or breaks the contract gets the policy's answer.
     pub async fn decide(&self, cart: Cart, wanted: &[DecisionKind]) -> Decisions {
-        let module = self.rules.id().to_string();
+        let began = std::time::Instant::now();
+        let rules = self
+            .split
+            .as_ref()
+            .and_then(|split| split.rules_for(&cart))
+            .unwrap_or(&self.rules);
+        let module = rules.id().to_string();
         // Shared with the decision log, which keeps the input even when the deadline
         // passes first.
         let input = Arc::new(cart);
@@ -141,7 +154,7 @@ impl Decider {
                 .collect(),
         );
         let run = self.executor.run(run_session(
-            &self.rules,
+            rules,
             &self.limits,
             &long_calls,
             &input,
@@ -152,7 +165,9 @@ impl Decider {
             Ok(Err(error)) => Err(Failure::Unavailable(error.to_string())),
             Err(_) => Err(Failure::TimedOut(self.answer_within)),
         };
-        self.resolve(input, wanted, outcomes, module)
+        let mut decisions = self.resolve(input, wanted, outcomes, module);
+        decisions.elapsed = began.elapsed();
+        decisions
     }
 
     /// Every wanted decision through the failure policy: the module's outcome, or the
@@ -173,6 +188,7 @@ impl Decider {
             usage: Usage::default(),
             module,
             input,
+            elapsed: Duration::ZERO,
         };
         match outcomes {
             Ok((outcomes, usage)) => {
@@ -317,6 +333,7 @@ mod tests {
             executor: Executor::new(1),
             answer_within,
             tenant_lane: None,
+            split: None,
         }
     }
 

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio_postgres::config::Host;
 use tokio_postgres::{NoTls, Row};
 
@@ -21,6 +21,7 @@ use crate::engine::ModuleHash;
 use crate::records::outbox::{Due, Event, EventStore, State};
 use crate::records::{Journal, Recorder};
 use crate::signature::{Signature, Signatures};
+use crate::tenants::canary::Side;
 use crate::tenants::{Activation, Change, Store, StoreError, TenantState, store::HISTORY};
 
 /// The longest one call of the store may take.
@@ -221,6 +222,55 @@ impl Postgres {
         read_state(&**client, tenant, false).await
     }
 
+    /// Stores this host's counts of the tenant's canary that started at `started_ms`
+    /// and returns the other hosts' counts of it, summed.
+    pub async fn share_canary_figures(
+        &self,
+        tenant: &str,
+        started_ms: u64,
+        here: &(Side, Side),
+    ) -> Result<(Side, Side), StoreError> {
+        let failed = |error: tokio_postgres::Error| {
+            unavailable("sharing a canary's figures", error_chain(&error))
+        };
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO rulegate_canary_figures (tenant, started_ms, host, active, canary)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (tenant, started_ms, host)
+                 DO UPDATE SET active = excluded.active, canary = excluded.canary,
+                               updated_at = now()",
+                &[
+                    &tenant,
+                    &i64_of(started_ms),
+                    &self.host,
+                    &json!(here.0),
+                    &json!(here.1),
+                ],
+            )
+            .await
+            .map_err(failed)?;
+        let rows = client
+            .query(
+                "SELECT active, canary FROM rulegate_canary_figures
+                 WHERE tenant = $1 AND started_ms = $2 AND host <> $3",
+                &[&tenant, &i64_of(started_ms), &self.host],
+            )
+            .await
+            .map_err(failed)?;
+        let mut elsewhere = (Side::default(), Side::default());
+        for row in rows {
+            let decode = |value: Value| {
+                serde_json::from_value::<Side>(value)
+                    .map_err(|error| unavailable("reading a canary's figures", error))
+            };
+            elsewhere.0.add(&decode(row.get(0))?);
+            elsewhere.1.add(&decode(row.get(1))?);
+        }
+        Ok(elsewhere)
+    }
+
     /// Records this host's heartbeat: what it serves, per tenant.
     pub async fn heartbeat(&self, started_ms: u64, tenants: &Value) -> Result<(), StoreError> {
         let client = self.client().await?;
@@ -292,10 +342,11 @@ async fn read_state(
     let pointer = client
         .query_opt(
             if for_update {
-                "SELECT generation, shadow, configured FROM rulegate_tenants
+                "SELECT generation, shadow, configured, canary, canaries FROM rulegate_tenants
                  WHERE tenant = $1 FOR UPDATE"
             } else {
-                "SELECT generation, shadow, configured FROM rulegate_tenants WHERE tenant = $1"
+                "SELECT generation, shadow, configured, canary, canaries FROM rulegate_tenants
+                 WHERE tenant = $1"
             },
             &[&tenant],
         )
@@ -323,10 +374,18 @@ async fn read_state(
         })
         .collect();
     history.reverse();
+    let canary: Option<Value> = pointer.get(3);
+    let canaries: Value = pointer.get(4);
+    let decode = |error: serde_json::Error| unavailable("reading a tenant's canary", error);
     Ok(Some(TenantState {
         configured: pointer.get(2),
         history,
         shadow: pointer.get(1),
+        canary: canary
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(decode)?,
+        canaries: serde_json::from_value(canaries).map_err(decode)?,
         generation: u64_of(pointer.get(0)),
     }))
 }
@@ -468,12 +527,16 @@ impl Store for Postgres {
                 transaction.commit().await.map_err(write)?;
                 return Ok(state);
             }
+            if state.overtaken(change) {
+                transaction.commit().await.map_err(write)?;
+                return Ok(state);
+            }
             let next = state.changed(change);
             transaction
                 .execute(
                     "UPDATE rulegate_tenants
                      SET active = $2, shadow = $3, configured = $4, generation = $5,
-                         updated_at = now()
+                         canary = $6, canaries = $7, updated_at = now()
                      WHERE tenant = $1",
                     &[
                         &tenant,
@@ -481,6 +544,8 @@ impl Store for Postgres {
                         &next.shadow,
                         &next.configured,
                         &i64_of(next.generation),
+                        &next.canary.as_ref().map(|canary| json!(canary)),
+                        &json!(next.canaries),
                     ],
                 )
                 .await

@@ -9,10 +9,11 @@ use tokio_postgres::Client;
 const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("migrations/0001_registry.sql")),
     (2, include_str!("migrations/0002_signatures.sql")),
+    (3, include_str!("migrations/0003_canaries.sql")),
 ];
 
 /// The schema version this binary writes and reads.
-pub const LATEST: i32 = 2;
+pub const LATEST: i32 = 3;
 
 /// The advisory lock key of migrations (any constant shared by every host).
 const LOCK: i64 = 0x7275_6c65_6761_7465; // "rulegate"

@@ -3,7 +3,8 @@
 //! dropped connection delays a change by one interval at most. A newer state is
 //! installed through the gate, off the async executor; a version this host cannot
 //! serve keeps the last good one serving, and is tried again with backoff. Every round
-//! ends with this host's heartbeat. Callbacks never wait for any of it.
+//! shares this host's counts of running canaries and ends with its heartbeat.
+//! Callbacks never wait for any of it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -140,6 +141,20 @@ impl Follower {
                     );
                 }
                 Err(error) => tracing::error!(tenant = %tenant.name, %error, "installing stopped"),
+            }
+        }
+        // Canaries are judged on the whole fleet's callbacks.
+        for tenant in self.registry.tenants() {
+            if let Some(running) = tenant.canary() {
+                let elsewhere = self
+                    .store
+                    .share_canary_figures(
+                        &tenant.name,
+                        running.canary.started_ms,
+                        &running.figures.here(),
+                    )
+                    .await?;
+                running.figures.set_elsewhere(elsewhere);
             }
         }
         self.store

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -32,6 +32,7 @@ use crate::protocols::{ClientError, Reply, parse_json};
 use crate::records::DecisionLog;
 use crate::secret::{Secret, SecretRef};
 use crate::signature::Signatures;
+use crate::tenants::canary::CanarySettings;
 use crate::tenants::{ActivationError, Active, Candidate, Registry, Tenant};
 
 /// The largest module upload.
@@ -90,6 +91,10 @@ pub fn router(state: AdminState) -> Router {
             post(set_shadow).delete(clear_shadow),
         )
         .route("/v1/tenants/{tenant}/shadow/promote", post(promote_shadow))
+        .route(
+            "/v1/tenants/{tenant}/canary",
+            get(show_canary).post(start_canary).delete(end_canary),
+        )
         .route("/v1/tenants/{tenant}/events", get(list_events))
         .route(
             "/v1/tenants/{tenant}/events/{event}/resend",
@@ -158,6 +163,8 @@ fn status(tenant: &Tenant) -> Value {
         "active": active_json(&active),
         "shadow": tenant.shadow().map(|shadow| active_json(&shadow)),
         "history": tenant.history(),
+        "canary": tenant.canary().map(|running| running.json()),
+        "canaries": tenant.ended_canaries(),
         "signers": tenant.signers().map(|signers| json!({
             "keys": signers.keys(),
             "minimum_signatures": signers.minimum(),
@@ -220,6 +227,8 @@ fn activation_reply(
                     (404, "not_found")
                 }
                 ActivationError::NoPrevious(_) => (409, "no_previous_version"),
+                ActivationError::Conflict(_) => (409, "conflict"),
+                ActivationError::Invalid(_) => (400, "bad_request"),
                 ActivationError::NoShadow(_) => (409, "no_shadow_candidate"),
                 ActivationError::Refused(_) => (422, "candidate_refused"),
                 ActivationError::Unsigned(_) => (422, "signature_refused"),
@@ -444,6 +453,131 @@ async fn promote_shadow(State(state): State<AdminState>, Path(name): Path<String
         registry.promote_shadow(&tenant)
     })
     .await
+}
+
+/// The canary's request: `{"version": "sha256:...", "percent": 20, ...}`, or the
+/// candidate's bytes with the settings in the query string (`?percent=20&...`).
+fn canary_request(
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<(Option<String>, CanarySettings), ClientError> {
+    let invalid = |error: &dyn std::fmt::Display| {
+        ClientError::bad_request(format!("the canary's settings: {error}"))
+    };
+    let json = matches!(body.trim_ascii_start().first(), Some(b'{' | b'['));
+    if !json {
+        let settings = serde_urlencoded::from_str(query.unwrap_or(""))
+            .map_err(|error| invalid(&format!("{error} (in the query string)")))?;
+        return Ok((None, settings));
+    }
+    let mut request: serde_json::Map<String, Value> = parse_json(body, "the canary request")?;
+    let version = match request.remove("version") {
+        Some(Value::String(version)) => version,
+        Some(_) => return Err(ClientError::bad_request("`version` must be a string")),
+        None => {
+            return Err(ClientError::bad_request(
+                "`version` is missing: send {\"version\": \"sha256:...\", \"percent\": ...}, or the candidate's bytes",
+            ));
+        }
+    };
+    let settings =
+        serde_json::from_value(Value::Object(request)).map_err(|error| invalid(&error))?;
+    Ok((Some(version), settings))
+}
+
+/// Starts a canary of a stored version or of the uploaded candidate.
+async fn start_canary(
+    State(state): State<AdminState>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let request = tenant_upload(
+        &state,
+        &name,
+        body,
+        "send {\"version\": \"sha256:...\", \"percent\": ...}, or the candidate's bytes with ?percent=...",
+    )
+    .and_then(|body| {
+        let (version, settings) = canary_request(query.as_deref(), &body)?;
+        Ok((body, version, settings, presented(&headers)?))
+    });
+    let (body, version, settings, signatures) = match request {
+        Ok(request) => request,
+        Err(error) => return error.into_response(),
+    };
+    let (registry, tenant) = (state.registry.clone(), name.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        let candidate = match &version {
+            Some(version) => Candidate::Version(version),
+            None => Candidate::Bytes(&body),
+        };
+        registry.start_canary(&tenant, candidate, signatures.as_ref(), settings)
+    })
+    .await
+    .unwrap_or_else(|error| {
+        Err(ActivationError::Refused(format!(
+            "the canary stopped: {error}"
+        )))
+    });
+    match result {
+        Ok(running) => {
+            Reply::json(200, json!({ "tenant": name, "canary": running.json() })).into_response()
+        }
+        Err(error) => {
+            let mut reply = activation_reply(&state.metrics, &name, "canary", Err(error));
+            reply.status = reply.status.max(400);
+            reply.into_response()
+        }
+    }
+}
+
+/// The canary with both sides' live figures, and the ended ones.
+async fn show_canary(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
+    match state.registry.tenant(&name) {
+        Some(tenant) => Reply::json(
+            200,
+            json!({
+                "tenant": name,
+                "canary": tenant.canary().map(|running| running.json()),
+                "ended": tenant.ended_canaries(),
+            }),
+        )
+        .into_response(),
+        None => {
+            ClientError::not_found(format!("there is no tenant named {name:?}")).into_response()
+        }
+    }
+}
+
+/// Ends the canary: the active version answers every checkout again.
+async fn end_canary(State(state): State<AdminState>, Path(name): Path<String>) -> Response {
+    let Some(tenant) = state.registry.tenant(&name) else {
+        return ClientError::not_found(format!("there is no tenant named {name:?}"))
+            .into_response();
+    };
+    let Some(running) = tenant.canary() else {
+        return Reply::json(
+            409,
+            json!({ "error": "no_canary", "message": format!("tenant {name:?} runs no canary") }),
+        )
+        .into_response();
+    };
+    let (registry, tenant) = (state.registry.clone(), name.clone());
+    let ended = tokio::task::spawn_blocking(move || {
+        registry.end_canary(&tenant, &running, "ended", "ended by the operator")
+    })
+    .await
+    .unwrap_or_else(|error| {
+        Err(ActivationError::Storage(format!(
+            "the change stopped: {error}"
+        )))
+    });
+    match ended {
+        Ok(()) => Reply::json(200, json!({ "tenant": name, "canary": null })).into_response(),
+        Err(error) => activation_reply(&state.metrics, &name, "canary", Err(error)).into_response(),
+    }
 }
 
 /// A tenant's events, newest first, with their delivery state.

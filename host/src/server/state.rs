@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 
+use crate::canary;
 use crate::decide::{Decider, Decisions};
 use crate::delivery::Delivery;
 use crate::engine::Executor;
@@ -80,7 +81,8 @@ impl Services {
     }
 
     /// How one callback of `tenant` decides: on `active`, the version the request
-    /// resolved, with the tenant's limits and the callback's failure policy.
+    /// resolved (or the tenant's canary, for a checkout in its share), with the
+    /// tenant's limits and the callback's failure policy.
     pub fn decider(
         &self,
         tenant: &Tenant,
@@ -95,6 +97,7 @@ impl Services {
             executor: self.executor.clone(),
             answer_within,
             tenant_lane: Some(tenant.long_call_lane.clone()),
+            split: tenant.canary().map(|running| running.split(&tenant.name)),
         }
     }
 
@@ -125,6 +128,9 @@ impl Services {
         let callback = answer.callback;
         let decisions = answer.decisions.as_ref();
         log_answer(&tenant.name, platform, callback, status, decisions);
+        if let Some(decisions) = decisions {
+            canary::observe(&self.registry, &self.metrics, tenant, decisions);
+        }
         self.metrics
             .callback(&tenant.name, platform, callback, status, decisions);
         let record = decisions.and_then(|decisions| {

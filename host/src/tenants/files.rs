@@ -135,7 +135,11 @@ impl Store for FileStore {
 
     fn change(&self, tenant: &str, change: &Change) -> Result<TenantState, StoreError> {
         let _changing = self.changing.lock().unwrap_or_else(PoisonError::into_inner);
-        let next = self.read_state(tenant)?.unwrap_or_default().changed(change);
+        let state = self.read_state(tenant)?.unwrap_or_default();
+        if state.overtaken(change) {
+            return Ok(state);
+        }
+        let next = state.changed(change);
         let bytes = serde_json::to_vec_pretty(&next).map_err(unavailable)?;
         write_atomic(
             &self.tenants,
@@ -189,6 +193,7 @@ mod tests {
                 },
                 configured: None,
                 clear_shadow: false,
+                canary_outcome: None,
             };
             last = store.change("shop", &change).unwrap();
         }

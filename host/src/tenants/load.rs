@@ -17,6 +17,7 @@ use super::tenant::Refusal;
 use anyhow::Context;
 use arc_swap::{ArcSwap, ArcSwapOption};
 
+use super::canary::Running;
 use super::gate::{Admitted, Candidate, Gate, smoke_carts};
 use super::source::{Module, ModuleSource};
 use super::store::{Activation, Change, Store, TenantState};
@@ -203,6 +204,12 @@ pub(super) fn tenant(
         }))
     });
 
+    // A canary the store holds runs on; one that cannot be served here does not.
+    let canary = state.canary.clone().and_then(|canary| {
+        let admitted = loading.restore(&canary.version).ok()?;
+        Some(Arc::new(Running::new(canary, admitted.rules)))
+    });
+
     let compiled = BTreeMap::from([(active.version.clone(), active.rules.clone())]);
     Ok(Tenant {
         name: name.to_string(),
@@ -223,6 +230,7 @@ pub(super) fn tenant(
         smoke,
         active: ArcSwap::from_pointee(active),
         shadow: ArcSwapOption::new(shadow),
+        canary: ArcSwapOption::new(canary),
         compiled: Mutex::new(compiled),
         installed: ArcSwap::from_pointee(state.clone()),
         state: Mutex::new(state),
@@ -337,6 +345,7 @@ impl Loading<'_> {
             },
             configured: Some(active.version.clone()),
             clear_shadow: false,
+            canary_outcome: None,
         };
         self.store
             .change(self.tenant, &change)

@@ -3,8 +3,8 @@
 //!
 //! Each tenant's active version sits behind an atomic pointer. A request loads it once
 //! ([`Tenant::active`]) and finishes on it, so a swap never fails or mixes a request.
-//! Every activation (configuration, admin API, watched directory, rollback) passes the
-//! same gate ([`gate`]). A refused candidate never serves; the reason goes back to the
+//! Every activation (configuration, admin API, watched directory, rollback, shadow and
+//! canary candidates) passes the same gate ([`gate`]). A refused candidate never serves; the reason goes back to the
 //! operator. Versions stay compiled in memory, so a rollback is a pointer swap.
 //!
 //! A change is written to the store first, then installed: the state the store returns
@@ -12,10 +12,11 @@
 //! memory, in generation order ([`Registry::sync`]).
 //!
 //! Files: [`tenant`] (a tenant and its table), [`source`] (where a module comes from),
-//! [`gate`] (the activation gate), [`load`] (configuration and persisted state to
+//! [`gate`] (the activation gate), [`canary`] (canaries: settings, figures, guardrails), [`load`] (configuration and persisted state to
 //! tenants, at start), [`store`] (the store seam and the tenant state), [`files`] (the
 //! store in the state directory).
 
+pub mod canary;
 pub mod files;
 mod gate;
 mod load;
@@ -38,6 +39,7 @@ pub use tenant::{Active, Refusal, Tenant, TenantSettings, default_long_calls};
 use crate::engine::Engine;
 use crate::protocols::now_ms;
 use crate::signature::{self, Signatures};
+use canary::{Canary, CanaryOutcome, CanarySettings, Running};
 use gate::Admitted;
 use tenant::lock;
 
@@ -47,6 +49,13 @@ pub enum ActivationError {
     /// No such tenant.
     #[error("there is no tenant named {0:?}")]
     UnknownTenant(String),
+    /// The request cannot be carried out in the tenant's state (a canary already
+    /// runs, none runs, the candidate is the active version).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request's settings are not ones it can run with.
+    #[error("{0}")]
+    Invalid(String),
     /// No such stored version.
     #[error("version {0} is not stored")]
     UnknownVersion(String),
@@ -74,6 +83,13 @@ impl From<StoreError> for ActivationError {
             StoreError::Unavailable(message) => ActivationError::Storage(message),
         }
     }
+}
+
+/// What an activation promotes, which ends with it.
+enum Promotes {
+    Nothing,
+    Shadow,
+    Canary(CanaryOutcome),
 }
 
 /// All tenants, by name, and how their versions change.
@@ -146,7 +162,13 @@ impl Registry {
         signatures: Option<&Signatures>,
         via: &str,
     ) -> Result<Arc<Active>, ActivationError> {
-        self.make_active(tenant, Candidate::Bytes(bytes), signatures, via, false)
+        self.make_active(
+            tenant,
+            Candidate::Bytes(bytes),
+            signatures,
+            via,
+            Promotes::Nothing,
+        )
     }
 
     /// Makes a stored version active again (through the gate, which is instant for a
@@ -158,7 +180,13 @@ impl Registry {
         signatures: Option<&Signatures>,
         via: &str,
     ) -> Result<Arc<Active>, ActivationError> {
-        self.make_active(tenant, Candidate::Version(version), signatures, via, false)
+        self.make_active(
+            tenant,
+            Candidate::Version(version),
+            signatures,
+            via,
+            Promotes::Nothing,
+        )
     }
 
     /// Activates the version that was active before the current one, by the store's
@@ -183,7 +211,7 @@ impl Registry {
         candidate: Candidate<'_>,
         signatures: Option<&Signatures>,
         via: &str,
-        clear_shadow: bool,
+        promotes: Promotes,
     ) -> Result<Arc<Active>, ActivationError> {
         let tenant = self.find(tenant)?;
         let mut state = lock(&tenant.state);
@@ -195,14 +223,26 @@ impl Registry {
             host: self.host.clone(),
             signed_by: admitted.signed_by.clone(),
         };
+        let promotes_canary = matches!(promotes, Promotes::Canary(_));
         let next = self.store.change(
             &tenant.name,
             &Change::Activate {
                 activation: activation.clone(),
                 configured: None,
-                clear_shadow,
+                clear_shadow: matches!(promotes, Promotes::Shadow),
+                canary_outcome: match promotes {
+                    Promotes::Canary(outcome) => Some(outcome),
+                    Promotes::Nothing | Promotes::Shadow => None,
+                },
             },
         )?;
+        if promotes_canary && next.active() != Some(&activation) {
+            self.install_changed(tenant, &mut state, next, None);
+            return Err(ActivationError::Conflict(format!(
+                "the canary of {} ended before it could be promoted",
+                admitted.version
+            )));
+        }
         self.install_changed(tenant, &mut state, next, Some(&admitted));
         tracing::info!(tenant = %tenant.name, version = %admitted.version, via, "version activated");
         Ok(Arc::new(Active {
@@ -261,8 +301,116 @@ impl Registry {
             Candidate::Version(&shadow.version),
             None,
             "promote",
-            true,
+            Promotes::Shadow,
         )
+    }
+
+    /// Gates `candidate` (with the signatures presented with it) and starts a canary
+    /// of it with `settings`: it answers their share of the tenant's checkouts until a
+    /// guardrail ends it or it is promoted. Blocking (it may compile).
+    pub fn start_canary(
+        &self,
+        tenant: &str,
+        candidate: Candidate<'_>,
+        signatures: Option<&Signatures>,
+        settings: CanarySettings,
+    ) -> Result<Arc<Running>, ActivationError> {
+        settings.check().map_err(ActivationError::Invalid)?;
+        let tenant = self.find(tenant)?;
+        let mut state = lock(&tenant.state);
+        if let Some(running) = &state.canary {
+            return Err(ActivationError::Conflict(format!(
+                "tenant {:?} already runs a canary of {}; end it first",
+                tenant.name, running.version
+            )));
+        }
+        let admitted = tenant.admit(&self.engine, &*self.store, candidate, signatures)?;
+        if tenant.active().version == admitted.version {
+            return Err(ActivationError::Conflict(format!(
+                "{} is the active version of tenant {:?}; a canary needs another",
+                admitted.version, tenant.name
+            )));
+        }
+        let canary = Canary {
+            version: admitted.version.clone(),
+            settings,
+            started_ms: now_ms(),
+            signed_by: admitted.signed_by.clone(),
+        };
+        let started_ms = canary.started_ms;
+        let next = self
+            .store
+            .change(&tenant.name, &Change::StartCanary(canary))?;
+        let overtaken = next.canary.as_ref().map(|c| c.started_ms) != Some(started_ms);
+        self.install_changed(tenant, &mut state, next, Some(&admitted));
+        if overtaken {
+            return Err(ActivationError::Conflict(format!(
+                "another canary of tenant {:?} started meanwhile",
+                tenant.name
+            )));
+        }
+        tracing::info!(tenant = %tenant.name, version = %admitted.version, "canary started");
+        tenant.canary().ok_or_else(|| {
+            ActivationError::Storage("the canary is stored but this host cannot run it".into())
+        })
+    }
+
+    /// Ends the tenant's canary `running`: `outcome` is `rolled_back` or `ended`, with
+    /// why. The active version answers every checkout again.
+    pub fn end_canary(
+        &self,
+        tenant: &str,
+        running: &Running,
+        outcome: &str,
+        reason: &str,
+    ) -> Result<(), ActivationError> {
+        let tenant = self.find(tenant)?;
+        let mut state = lock(&tenant.state);
+        if state.canary.as_ref() != Some(&running.canary) {
+            return Err(ActivationError::Conflict(format!(
+                "tenant {:?} runs no canary of {} any more",
+                tenant.name, running.canary.version
+            )));
+        }
+        tenant.stop_canary();
+        let ended = self.outcome(running, outcome, reason);
+        let next = self.store.change(&tenant.name, &Change::EndCanary(ended))?;
+        self.install_changed(tenant, &mut state, next, None);
+        tracing::warn!(tenant = %tenant.name, version = %running.canary.version, outcome, reason, "canary ended");
+        Ok(())
+    }
+
+    /// Makes the canary `running` the active version (`via: canary`).
+    pub fn promote_canary(
+        &self,
+        tenant: &str,
+        running: &Running,
+    ) -> Result<Arc<Active>, ActivationError> {
+        let reason = format!(
+            "{} canary callbacks over {} s without a breach",
+            running.figures.canary_callbacks(),
+            now_ms().saturating_sub(running.canary.started_ms) / 1000
+        );
+        let outcome = self.outcome(running, "promoted", &reason);
+        self.make_active(
+            tenant,
+            Candidate::Version(&running.canary.version),
+            None,
+            "canary",
+            Promotes::Canary(outcome),
+        )
+    }
+
+    fn outcome(&self, running: &Running, outcome: &str, reason: &str) -> CanaryOutcome {
+        CanaryOutcome {
+            version: running.canary.version.clone(),
+            started_ms: running.canary.started_ms,
+            ended_ms: now_ms(),
+            outcome: outcome.to_string(),
+            reason: reason.to_string(),
+            figures: running.figures.json(),
+            host: self.host.clone(),
+        }
     }
 
     /// Installs the store's state `next` of `tenant` when it is newer than the one this
@@ -338,6 +486,10 @@ impl Registry {
             Some(version) => Some(admit(version)?),
             None => None,
         };
+        let canary = match &next.canary {
+            Some(canary) => Some((canary.clone(), admit(&canary.version)?)),
+            None => None,
+        };
         if let Some((activation, admitted)) = active {
             tenant.keep_compiled(&activation.version, admitted.rules.clone(), &next);
             let current = tenant.active();
@@ -368,6 +520,21 @@ impl Registry {
                 }
             }
             None => tenant.shadow.store(None),
+        }
+        match canary {
+            Some((canary, admitted)) => {
+                // The same canary keeps the figures counted so far.
+                if tenant
+                    .canary()
+                    .is_none_or(|running| running.canary != canary)
+                {
+                    tenant.keep_compiled(&admitted.version, admitted.rules.clone(), &next);
+                    tenant
+                        .canary
+                        .store(Some(Arc::new(Running::new(canary, admitted.rules))));
+                }
+            }
+            None => tenant.stop_canary(),
         }
         tenant.installed.store(Arc::new(next.clone()));
         *state = next;

@@ -12,6 +12,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::canary::{Canary, CanaryOutcome, KEEP_ENDED};
 use crate::signature::Signatures;
 
 /// Activations kept per tenant.
@@ -36,7 +37,7 @@ pub struct Activation {
 }
 
 /// A tenant's persisted state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TenantState {
     /// The version of the configuration's `module` when it was last applied: when the
     /// configuration names another module, that one is activated at start.
@@ -46,15 +47,22 @@ pub struct TenantState {
     /// The candidate evaluated in the shadow of live traffic, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<String>,
+    /// The canary answering a share of checkouts, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
+    /// Ended canaries, oldest first, the newest [`KEEP_ENDED`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub canaries: Vec<CanaryOutcome>,
     /// Grows by one with every change; 0 before the first.
     #[serde(default)]
     pub generation: u64,
 }
 
 /// One change of a tenant's state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Change {
-    /// A version becomes active.
+    /// A version becomes active. A running canary ends with it: as `canary_outcome`
+    /// says (a promotion), or as ended by this activation.
     Activate {
         /// The activation, appended to the history.
         activation: Activation,
@@ -62,9 +70,15 @@ pub enum Change {
         configured: Option<String>,
         /// Whether the shadow candidate ends with it (a promotion).
         clear_shadow: bool,
+        /// How the running canary ended, when this activation promotes it.
+        canary_outcome: Option<CanaryOutcome>,
     },
     /// The shadow candidate is set (`Some`) or cleared.
     Shadow(Option<String>),
+    /// A canary starts.
+    StartCanary(Canary),
+    /// The running canary ends, as the outcome says.
+    EndCanary(CanaryOutcome),
 }
 
 impl TenantState {
@@ -91,6 +105,30 @@ impl TenantState {
         }
     }
 
+    /// Whether `change` no longer applies to this state, because another change (on
+    /// another host, say) overtook it: a canary starting while one runs, or ending or
+    /// promoted after it ended. A store leaves the state as it is for such a change.
+    pub fn overtaken(&self, change: &Change) -> bool {
+        let running = self.canary.as_ref().map(|canary| canary.started_ms);
+        match change {
+            Change::StartCanary(_) => running.is_some(),
+            Change::EndCanary(outcome)
+            | Change::Activate {
+                canary_outcome: Some(outcome),
+                ..
+            } => running != Some(outcome.started_ms),
+            Change::Activate { .. } | Change::Shadow(_) => false,
+        }
+    }
+
+    fn end_canary(&mut self, outcome: CanaryOutcome) {
+        self.canaries.push(outcome);
+        if self.canaries.len() > KEEP_ENDED {
+            let excess = self.canaries.len() - KEEP_ENDED;
+            self.canaries.drain(..excess);
+        }
+    }
+
     /// The state after `change`, one generation on.
     pub fn changed(&self, change: &Change) -> TenantState {
         let mut next = self.clone();
@@ -99,6 +137,7 @@ impl TenantState {
                 activation,
                 configured,
                 clear_shadow,
+                canary_outcome,
             } => {
                 next.push(activation.clone());
                 if let Some(configured) = configured {
@@ -107,8 +146,29 @@ impl TenantState {
                 if *clear_shadow {
                     next.shadow = None;
                 }
+                if let Some(canary) = next.canary.take() {
+                    let outcome = canary_outcome.clone().unwrap_or_else(|| CanaryOutcome {
+                        version: canary.version.clone(),
+                        started_ms: canary.started_ms,
+                        ended_ms: activation.at_ms,
+                        outcome: "ended".into(),
+                        reason: format!(
+                            "{} became active (via {})",
+                            activation.version, activation.via
+                        ),
+                        figures: serde_json::Value::Null,
+                        host: activation.host.clone(),
+                    });
+                    next.end_canary(outcome);
+                }
             }
             Change::Shadow(shadow) => next.shadow = shadow.clone(),
+            Change::StartCanary(canary) => next.canary = Some(canary.clone()),
+            Change::EndCanary(outcome) => {
+                if next.canary.take().is_some() {
+                    next.end_canary(outcome.clone());
+                }
+            }
         }
         next.generation += 1;
         next
@@ -169,6 +229,7 @@ mod tests {
             activation: activation("sha256:a", "config"),
             configured: Some("sha256:a".into()),
             clear_shadow: false,
+            canary_outcome: None,
         });
         assert_eq!(
             (next.generation, next.configured.as_deref()),
@@ -183,6 +244,7 @@ mod tests {
             activation: activation("sha256:s", "promote"),
             configured: None,
             clear_shadow: true,
+            canary_outcome: None,
         });
         assert_eq!(next.generation, 3);
         assert_eq!(next.shadow, None);

@@ -10,6 +10,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
+use super::canary::{CanaryOutcome, Running};
 use super::source::ModuleSource;
 use super::store::{Activation, TenantState};
 use crate::decide::{FailurePolicy, Policy};
@@ -121,6 +122,8 @@ pub struct Tenant {
     pub(super) active: ArcSwap<Active>,
     /// The candidate evaluated in the shadow of live traffic.
     pub(super) shadow: ArcSwapOption<Active>,
+    /// The canary answering a share of checkouts.
+    pub(super) canary: ArcSwapOption<Running>,
     /// Compiled versions, by version, for instant activation.
     pub(super) compiled: Mutex<BTreeMap<String, SharedRuleSet>>,
     /// The state installed on this host; its lock serialises changes, which may wait
@@ -157,6 +160,22 @@ impl Tenant {
     /// Who must have signed a version before it serves, when anyone must.
     pub fn signers(&self) -> Option<&Signers> {
         self.signers.as_ref()
+    }
+
+    /// The running canary, if any.
+    pub fn canary(&self) -> Option<Arc<Running>> {
+        self.canary.load_full()
+    }
+
+    /// Stops routing checkouts to the canary on this host at once (the store's change
+    /// that ends it follows).
+    pub fn stop_canary(&self) {
+        self.canary.store(None);
+    }
+
+    /// The ended canaries, oldest first.
+    pub fn ended_canaries(&self) -> Vec<CanaryOutcome> {
+        self.installed.load().canaries.clone()
     }
 
     /// The failure policy of `callback` (`kco.validation`, ...); the default policy
