@@ -373,9 +373,9 @@ fn a_core_module_built_with_the_sdk_is_made_a_component_at_load() {
     );
 }
 
-/// A call made directly on the calling thread that is still running at the deadline
-/// clock's next tick is made again on the async path, on a fresh instance, which
-/// gives the module's answer.
+/// A call made directly on the calling thread that is still running after a whole tick
+/// of the deadline clock is made again on the async path, on a fresh instance, which
+/// gives the module's answer; later sessions of that module start there.
 #[test]
 fn a_direct_call_that_runs_long_is_answered_on_the_async_path() {
     let engine = engine();
@@ -399,6 +399,11 @@ fn a_direct_call_that_runs_long_is_answered_on_the_async_path() {
     // The session's later decisions stay on the async path, on that instance.
     assert_eq!(session.validate(&long).unwrap().unwrap(), Verdict::Approve);
     assert_eq!(session.usage().instances, 2);
+    // A later session starts on the async path: nothing is thrown away.
+    let mut later = slow.session(&limits);
+    let options = later.shipping_options(&long).unwrap().unwrap();
+    assert_eq!(options[0].id, "flat");
+    assert_eq!((later.usage().instances, later.usage().reruns), (1, 0));
 }
 
 #[test]

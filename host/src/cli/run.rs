@@ -368,7 +368,7 @@ fn print_human(
 fn print_usage(usage: &Usage) {
     let reruns = match usage.reruns {
         0 => String::new(),
-        n => format!(" ({n} for calls made again after a deadline-clock tick)"),
+        n => format!(" ({n} for calls that outgrew a direct call and were made again)"),
     };
     println!(
         "\nfuel {} · peak memory {} KiB · time {:.3} ms · {} instance(s){reruns}",

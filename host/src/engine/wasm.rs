@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -104,6 +105,7 @@ impl Engine {
             prepared,
             engine: self.clone(),
             from_cache,
+            outgrows_direct: AtomicBool::new(false),
         }))
     }
 
@@ -223,6 +225,10 @@ pub struct WasmRules {
     pub(super) prepared: Prepared,
     pub(super) engine: Engine,
     from_cache: bool,
+    /// Set once a direct call of this module ran past a whole tick of the deadline
+    /// clock: its calls take milliseconds (a JavaScript engine, say), so later sessions
+    /// start on the async path instead of throwing a direct attempt away each time.
+    pub(super) outgrows_direct: AtomicBool,
 }
 
 impl fmt::Debug for WasmRules {

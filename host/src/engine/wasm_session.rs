@@ -5,13 +5,16 @@
 //! Two paths. A module that imports only the contract is called *directly*: its
 //! instance is made and called on the calling thread, with no fiber and no yield, which
 //! is what nearly every decision (tens of microseconds) needs. A direct call still
-//! running at the next tick of the deadline clock is interrupted and made again on the
-//! async path, on a fresh instance: rules are deterministic, so the answer is the one
-//! the direct call would have given, and a thread is never held longer than one tick.
-//! (A tick can fall in any call, so about one short call in a hundred is made twice.) On the async path (every call of a module that imports WASI, whose `wasi:io`
-//! host functions are async) a module yields back to the runtime on every tick, so one
-//! that runs long shares its thread, and is interrupted at its deadline.
+//! running at the second tick of the deadline clock (so after at least one whole tick:
+//! a short call that merely straddles a tick goes on) is interrupted and made again on
+//! the async path, on a fresh instance: rules are deterministic, so the answer is the
+//! one the direct call would have given, and a thread is never held longer than two
+//! ticks. A module that outgrew a direct call once starts every later session on the
+//! async path. On the async path (also every call of a module that imports WASI, whose
+//! `wasi:io` host functions are async) a module yields back to the runtime on every
+//! tick, so one that runs long shares its thread, and is interrupted at its deadline.
 
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -68,7 +71,7 @@ impl<'a> WasmSession<'a> {
             limits,
             long_calls,
             started: Instant::now(),
-            direct: rules.prepared.direct,
+            direct: rules.prepared.direct && !rules.outgrows_direct.load(Ordering::Relaxed),
             live: None,
             usage: Usage::default(),
         }
@@ -91,10 +94,17 @@ impl<'a> WasmSession<'a> {
         store.limiter(|state| &mut state.memory);
         let deadline = self.deadline();
         if self.direct {
-            // At the first tick: stop the module if its deadline has passed, else
-            // interrupt it to run again on the async path.
+            // At the first tick the call may have begun just before it: let it go on
+            // to the next. At the second, stop the module if its deadline has passed,
+            // else interrupt it to run again on the async path.
+            let mut ticks = 0u32;
             store.epoch_deadline_callback(move |mut store| {
-                if Instant::now() < deadline {
+                ticks += 1;
+                let now = Instant::now();
+                if ticks == 1 && now < deadline {
+                    return Ok(UpdateDeadline::Continue(1));
+                }
+                if now < deadline {
                     store.data_mut().outgrown = true;
                 }
                 Ok(UpdateDeadline::Interrupt)
@@ -156,6 +166,7 @@ impl<'a> WasmSession<'a> {
                 Err(Failed::Outgrown) => {
                     self.direct = false;
                     self.usage.reruns += 1;
+                    self.rules.outgrows_direct.store(true, Ordering::Relaxed);
                 }
             }
         }
