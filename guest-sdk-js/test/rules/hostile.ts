@@ -1,0 +1,32 @@
+// Misbehaves on purpose, by the cart's order id, so one build covers every way a
+// JavaScript module can fail: `throw` (a plain Error), `cannot` (the contract's
+// cannot-decide), `loop` (runs forever), `allocate` (grows without bound), `shape` (an
+// answer of the wrong shape). Any other cart gets one flat option.
+import { type Rules, approve, cannotDecide, excludingTax, shippingOption, uniformTax } from "@rulegate/sdk";
+
+export const decisions: Rules = {
+  shippingOptions(cart) {
+    switch (cart.orderId) {
+      case "throw":
+        throw new Error("a bug in the rules");
+      case "cannot":
+        throw cannotDecide("no rates for this cart");
+      case "loop":
+        for (;;) {
+          // Never returns.
+        }
+      case "allocate": {
+        const hoard: string[][] = [];
+        for (;;) {
+          hoard.push(new Array(1 << 16).fill("x".repeat(64)));
+        }
+      }
+      case "shape":
+        return [{ id: 7, name: null }] as never;
+      default:
+        return [shippingOption("flat", "Flat rate", excludingTax(400n), 0)];
+    }
+  },
+  tax: (cart) => uniformTax(cart, 0),
+  validate: () => approve(),
+};

@@ -1,0 +1,220 @@
+//! The JavaScript SDK (`guest-sdk-js/`) end-to-end: its own unit tests and generated
+//! types, then rules written in TypeScript built with its `rulegate-build` into a
+//! component, run in the production sandbox: the same answers as the Rust twin, every
+//! way a JavaScript module can fail contained like a Rust one, and sources that would
+//! need an import refused at build time. Needs Node.js 20+ and npm.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use rulegate::engine::{EngineError, Limits};
+use rulegate::model::RuleError;
+use rulegate_tests::{cart, decide_all, engine, load, module};
+
+fn sdk() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk-js")
+}
+
+fn run(program: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .current_dir(sdk())
+        .output()
+        .unwrap_or_else(|error| {
+            panic!(
+                "running {program}: {error} (the JavaScript SDK's tests need Node.js 20+ and npm)"
+            )
+        })
+}
+
+fn succeeds(program: &str, args: &[&str]) -> String {
+    let output = run(program, args);
+    assert!(
+        output.status.success(),
+        "{program} {args:?}: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `npm ci` from the committed lockfile and the SDK compiled, once per test binary.
+fn installed() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        succeeds(
+            "npm",
+            &["ci", "--no-audit", "--no-fund", "--prefer-offline"],
+        );
+        succeeds("npx", &["tsc", "-p", "."]);
+    });
+}
+
+/// Builds `test/rules/<name>.ts` with the SDK's build command; its bytes.
+fn build(name: &str) -> Vec<u8> {
+    installed();
+    let out = sdk().join(format!("dist/{name}.wasm"));
+    let source = format!("test/rules/{name}.ts");
+    succeeds(
+        "node",
+        &["dist/src/build.js", &source, "-o", out.to_str().unwrap()],
+    );
+    std::fs::read(&out).unwrap()
+}
+
+#[test]
+fn the_sdks_unit_tests_pass_and_its_types_are_generated_from_the_contract() {
+    installed();
+    let report = succeeds("node", &["--test", "dist/test/"]);
+    assert!(report.contains("# fail 0"), "{report}");
+    // The checked-in declarations are what jco generates from wit/ today.
+    let fresh = sdk().join("dist/types-check");
+    let _ = std::fs::remove_dir_all(&fresh);
+    succeeds(
+        "npx",
+        &[
+            "jco",
+            "guest-types",
+            "../wit",
+            "--world-name",
+            "rules",
+            "-o",
+            "dist/types-check",
+        ],
+    );
+    for file in [
+        "rules.d.ts",
+        "interfaces/rulegate-checkout-decisions.d.ts",
+        "interfaces/rulegate-checkout-host.d.ts",
+        "interfaces/rulegate-checkout-types.d.ts",
+    ] {
+        let committed = std::fs::read_to_string(sdk().join("types").join(file)).unwrap();
+        let generated = std::fs::read_to_string(fresh.join(file)).unwrap();
+        assert_eq!(
+            committed, generated,
+            "types/{file} is stale: run `npm run types`"
+        );
+    }
+    let wit = std::fs::read_to_string(sdk().join("../wit/checkout.wit")).unwrap();
+    let shipped = std::fs::read_to_string(sdk().join("wit/checkout.wit")).unwrap();
+    assert_eq!(
+        wit, shipped,
+        "wit/checkout.wit is stale: run `npm run types`"
+    );
+}
+
+#[test]
+fn typescript_rules_built_by_the_sdk_answer_as_their_rust_twin() {
+    let bytes = build("flat-rate");
+    let engine = engine();
+    let inspection = engine.inspect(&bytes);
+    assert!(inspection.accepted(), "{:?}", inspection.error);
+    assert!(
+        inspection
+            .imports
+            .iter()
+            .all(|import| import.name.starts_with("rulegate:checkout/")),
+        "{:?}",
+        inspection.imports
+    );
+    let typescript = load(&engine, &bytes);
+    let rust = load(&engine, module("flat-rate"));
+    for (currency, country, lines) in [("EUR", "DE", 1), ("USD", "US", 5), ("SEK", "SE", 12)] {
+        let cart = cart(currency, country, lines);
+        assert_eq!(
+            decide_all(&*typescript, &cart),
+            decide_all(&*rust, &cart),
+            "{currency} {country} {lines}"
+        );
+    }
+    // The SDK's log reaches the host.
+    let mut session = typescript.session(&rulegate_tests::limits());
+    session
+        .shipping_options(&cart("EUR", "DE", 2))
+        .unwrap()
+        .unwrap();
+    let logs = &session.usage().logs;
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!(logs[0].message, "shipping for 2 lines");
+}
+
+#[test]
+fn every_way_a_javascript_module_fails_is_contained_like_a_rust_one() {
+    let bytes = build("hostile");
+    let engine = engine();
+    let hostile = load(&engine, &bytes);
+    let limits = rulegate_tests::limits();
+    let decide_within = |order: &str, limits: &Limits| {
+        let mut cart = cart("EUR", "DE", 2);
+        cart.order_id = Some(order.to_string());
+        hostile.session(limits).shipping_options(&cart)
+    };
+    let decide = |order: &str| decide_within(order, &limits);
+    let throw = decide("throw");
+    assert!(matches!(throw, Err(EngineError::Trap { .. })), "{throw:?}");
+    let cannot = decide("cannot");
+    assert!(
+        matches!(&cannot, Ok(Err(RuleError::CannotDecide(reason))) if reason == "no rates for this cart"),
+        "{cannot:?}"
+    );
+    let endless = decide("loop");
+    assert!(
+        matches!(endless, Err(EngineError::FuelExhausted { .. })),
+        "{endless:?}"
+    );
+    // Without a fuel budget, memory is what stops it.
+    let unmetered = Limits {
+        fuel: None,
+        memory_bytes: 32 << 20,
+        ..limits
+    };
+    let hoard = decide_within("allocate", &unmetered);
+    assert!(
+        matches!(
+            hoard,
+            Err(EngineError::MemoryLimit { .. } | EngineError::Trap { .. })
+        ),
+        "{hoard:?}"
+    );
+    assert!(decide("shape").is_err(), "a wrong shape is never an answer");
+    // And the module still serves the next cart.
+    let options = decide("fine").unwrap().unwrap();
+    assert_eq!(options[0].id, "flat");
+}
+
+#[test]
+fn sources_that_would_need_an_import_are_refused_at_build_time() {
+    installed();
+    let dir = sdk().join("dist/refused");
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, source, expected) in [
+        (
+            "reads-a-file",
+            "import { readFileSync } from \"node:fs\";\nexport const decisions = { shippingOptions: () => JSON.parse(readFileSync(\"r.json\", \"utf8\")), tax: () => ({ lineRates: new Uint32Array(), separate: [] }), validate: () => ({ tag: \"approve\" }) };\n",
+            "Could not resolve \"node:fs\"",
+        ),
+        (
+            "reads-the-clock",
+            "export const decisions = { shippingOptions: () => [], tax: () => ({ lineRates: new Uint32Array(), separate: [] }), validate: () => (Date.now() > 0 ? { tag: \"approve\" } : { tag: \"approve\" }) };\n",
+            "Date.now() (bundle line",
+        ),
+    ] {
+        let path = dir.join(format!("{name}.js"));
+        std::fs::write(&path, source).unwrap();
+        let out = dir.join(format!("{name}.wasm"));
+        let output = run(
+            "node",
+            &[
+                "dist/src/build.js",
+                path.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(expected), "{name}: {stderr}");
+        assert!(!out.exists(), "{name}: no module is written");
+    }
+}
