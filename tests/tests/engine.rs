@@ -304,7 +304,7 @@ fn components_importing_clocks_or_sockets_are_refused() {
         ("imports-sockets", "wasi:sockets/"),
     ] {
         let error = engine.load(module(name)).unwrap_err();
-        let LoadError::ForbiddenImports(imports) = &error else {
+        let LoadError::ForbiddenImports { imports, .. } = &error else {
             panic!("{name}: {error}")
         };
         assert!(
@@ -440,7 +440,7 @@ fn a_mistyped_export_is_refused_at_load() {
 fn a_component_importing_the_filesystem_is_refused() {
     let engine = engine();
     let error = engine.load(module("imports-filesystem")).unwrap_err();
-    let LoadError::ForbiddenImports(imports) = &error else {
+    let LoadError::ForbiddenImports { imports, .. } = &error else {
         panic!("{error}")
     };
     assert!(

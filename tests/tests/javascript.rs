@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use rulegate::engine::{EngineError, Limits};
+use rulegate::engine::{EngineError, Limits, LoadError};
 use rulegate::model::RuleError;
 use rulegate_tests::{cart, decide_all, engine, load, module};
 
@@ -217,4 +217,54 @@ fn sources_that_would_need_an_import_are_refused_at_build_time() {
         assert!(stderr.contains(expected), "{name}: {stderr}");
         assert!(!out.exists(), "{name}: no module is written");
     }
+}
+
+/// A JavaScript component built with ComponentizeJS directly, with the JavaScript
+/// engine's WASI features on: refused for its imports, with how to rebuild it.
+#[test]
+fn a_javascript_component_built_without_the_sdk_is_refused_with_how_to_rebuild_it() {
+    installed();
+    let dir = sdk().join("dist/plain");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("rules.js"),
+        "export const decisions = { shippingOptions: () => [], tax: (cart) => ({ lineRates: new Uint32Array(cart.lines.length), separate: [] }), validate: () => ({ tag: \"approve\" }) };\n",
+    )
+    .unwrap();
+    let script = "import { componentize } from \"@bytecodealliance/componentize-js\";\n\
+        import { writeFile } from \"node:fs/promises\";\n\
+        const { component } = await componentize({ sourcePath: \"dist/plain/rules.js\", witPath: \"wit\", worldName: \"rules\" });\n\
+        await writeFile(\"dist/plain/rules.wasm\", component);\n";
+    std::fs::write(dir.join("build.mjs"), script).unwrap();
+    succeeds("node", &["dist/plain/build.mjs"]);
+    let bytes = std::fs::read(dir.join("rules.wasm")).unwrap();
+    let error = engine().load(&bytes).unwrap_err();
+    let LoadError::ForbiddenImports { imports, advice } = &error else {
+        panic!("expected forbidden imports, got {error}");
+    };
+    assert!(
+        imports
+            .iter()
+            .any(|import| import.starts_with("wasi:random/")),
+        "{imports:?}"
+    );
+    assert!(
+        advice.is_some_and(|advice| advice.contains("npx rulegate-build")),
+        "{error}"
+    );
+    // `rulegate check` says the same.
+    let inspection = engine().inspect(&bytes);
+    assert!(
+        inspection
+            .error
+            .unwrap()
+            .to_string()
+            .contains("rulegate-build")
+    );
+    // A Rust component with a forbidden import gets no JavaScript advice.
+    let error = engine().load(module("imports-clock")).unwrap_err();
+    assert!(
+        matches!(error, LoadError::ForbiddenImports { advice: None, .. }),
+        "{error}"
+    );
 }

@@ -26,10 +26,16 @@ pub enum LoadError {
     Compile(String),
     /// The component imports capabilities the sandbox does not grant.
     #[error(
-        "the component imports what rules may not use: {}; a rules module may import only wasi:cli and wasi:io (satisfied by an empty sandbox) and rulegate:checkout/host",
-        .0.join(", ")
+        "the component imports what rules may not use: {}; a rules module may import only wasi:cli and wasi:io (satisfied by an empty sandbox) and rulegate:checkout/host{}",
+        .imports.join(", "),
+        .advice.map(|advice| format!("; {advice}")).unwrap_or_default()
     )]
-    ForbiddenImports(Vec<String>),
+    ForbiddenImports {
+        /// The imports refused.
+        imports: Vec<String>,
+        /// How to rebuild it without them, when the toolchain that built it is known.
+        advice: Option<&'static str>,
+    },
     /// The component does not implement the `rulegate:checkout/rules` world.
     #[error("the component does not implement {world}: {reason}")]
     WrongWorld {

@@ -93,7 +93,10 @@ impl Engine {
         inspection.compile_time = Some(began.elapsed());
         inspection.imports = world::imports(self.wasmtime(), &component);
         inspection.exports = world::exports(self.wasmtime(), &component);
-        inspection.error = self.prepare(&component).err();
+        inspection.error = self
+            .prepare(&component)
+            .err()
+            .map(|error| world::with_advice(bytes, error));
         inspection
     }
 }

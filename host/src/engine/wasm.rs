@@ -95,7 +95,9 @@ impl Engine {
             Some(component) => component,
             None => self.compile(bytes)?,
         };
-        let prepared = self.prepare(&component)?;
+        let prepared = self
+            .prepare(&component)
+            .map_err(|error| world::with_advice(bytes, error))?;
         if !from_cache && let Some(cache) = &self.inner.cache {
             cache.store(&self.inner.wasmtime, &hash, &component)?;
         }

@@ -112,8 +112,44 @@ pub(super) fn check_imports(
     if forbidden.is_empty() {
         Ok(imports)
     } else {
-        Err(LoadError::ForbiddenImports(forbidden))
+        Err(LoadError::ForbiddenImports {
+            imports: forbidden,
+            advice: None,
+        })
     }
+}
+
+/// The advice for a JavaScript component that imports WASI: ComponentizeJS without
+/// the SDK's build keeps the JavaScript engine's clock, randomness, HTTP and files.
+const JAVASCRIPT_ADVICE: &str = "this JavaScript component was built with the JavaScript engine's WASI features on: \
+     rebuild it with the SDK's `npx rulegate-build <rules.ts> -o <rules.wasm>` (@rulegate/sdk), \
+     which turns them off";
+
+/// `error`, with how to rebuild the module when its producers section says which
+/// toolchain built it.
+pub(super) fn with_advice(bytes: &[u8], error: LoadError) -> LoadError {
+    match error {
+        LoadError::ForbiddenImports { imports, .. } if built_from_javascript(bytes) => {
+            LoadError::ForbiddenImports {
+                imports,
+                advice: Some(JAVASCRIPT_ADVICE),
+            }
+        }
+        other => other,
+    }
+}
+
+/// Whether the component's own producers section names JavaScript or ComponentizeJS.
+fn built_from_javascript(bytes: &[u8]) -> bool {
+    let Ok(Some(producers)) = wasm_metadata::Producers::from_wasm(bytes) else {
+        return false;
+    };
+    let names = |field: &str, name: &str| {
+        producers
+            .get(field)
+            .is_some_and(|values| values.get(name).is_some())
+    };
+    names("language", "JavaScript") || names("processed-by", "ComponentizeJS")
 }
 
 /// The names of the component's exports.
