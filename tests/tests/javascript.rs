@@ -8,18 +8,30 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use proptest::prelude::*;
+use rulegate::engine::SharedRuleSet;
 use rulegate::engine::{EngineError, Limits, LoadError};
+use rulegate::model::Cart;
 use rulegate::model::RuleError;
-use rulegate_tests::{cart, decide_all, engine, load, module};
+use rulegate_tests::{cart, decide_all, engine, example_wasm, load, module, strategies};
 
 fn sdk() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../guest-sdk-js")
 }
 
+/// The TypeScript twin of the US shop.
+fn us_shop() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-rules-js/us-shop")
+}
+
 fn run(program: &str, args: &[&str]) -> Output {
+    run_in(&sdk(), program, args)
+}
+
+fn run_in(dir: &Path, program: &str, args: &[&str]) -> Output {
     Command::new(program)
         .args(args)
-        .current_dir(sdk())
+        .current_dir(dir)
         .output()
         .unwrap_or_else(|error| {
             panic!(
@@ -29,7 +41,11 @@ fn run(program: &str, args: &[&str]) -> Output {
 }
 
 fn succeeds(program: &str, args: &[&str]) -> String {
-    let output = run(program, args);
+    succeeds_in(&sdk(), program, args)
+}
+
+fn succeeds_in(dir: &Path, program: &str, args: &[&str]) -> String {
+    let output = run_in(dir, program, args);
     assert!(
         output.status.success(),
         "{program} {args:?}: {}\n{}",
@@ -267,4 +283,69 @@ fn a_javascript_component_built_without_the_sdk_is_refused_with_how_to_rebuild_i
         matches!(error, LoadError::ForbiddenImports { advice: None, .. }),
         "{error}"
     );
+}
+
+/// The TypeScript US shop built once (its own `npm ci`, unit tests and build), loaded
+/// beside the Rust one.
+fn us_shops() -> &'static (SharedRuleSet, SharedRuleSet) {
+    static SHOPS: OnceLock<(SharedRuleSet, SharedRuleSet)> = OnceLock::new();
+    SHOPS.get_or_init(|| {
+        installed();
+        let dir = us_shop();
+        succeeds_in(
+            &dir,
+            "npm",
+            &["ci", "--no-audit", "--no-fund", "--prefer-offline"],
+        );
+        let report = succeeds_in(&dir, "npm", &["test"]);
+        assert!(report.contains("# fail 0"), "{report}");
+        succeeds_in(&dir, "npm", &["run", "build"]);
+        let engine = engine();
+        let typescript = load(&engine, &std::fs::read(dir.join("rules.wasm")).unwrap());
+        (typescript, load(&engine, example_wasm("us-shop")))
+    })
+}
+
+#[test]
+fn the_typescript_us_shop_passes_its_fixtures_and_answers_the_shared_carts_as_the_rust_one() {
+    us_shops();
+    let module = us_shop().join("rules.wasm");
+    let fixtures = us_shop().join("fixtures");
+    let run = rulegate_tests::cli::rulegate(&[
+        "test",
+        fixtures.to_str().unwrap(),
+        "--module",
+        module.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("5 fixtures: 5 passed"),
+        "{}",
+        run.stdout
+    );
+    // The Rust example's own carts.
+    let (typescript, rust) = us_shops();
+    let carts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../example-rules/us-shop/carts");
+    for entry in std::fs::read_dir(carts).unwrap() {
+        let path = entry.unwrap().path();
+        let cart: Cart = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(
+            decide_all(&**typescript, &cart),
+            decide_all(&**rust, &cart),
+            "{}",
+            path.display()
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Generated carts (every currency, country and line kind the strategies make):
+    /// the twins agree on every decision, errors included.
+    #[test]
+    fn the_typescript_and_rust_us_shops_decide_the_same(cart in strategies::cart()) {
+        let (typescript, rust) = us_shops();
+        prop_assert_eq!(decide_all(&**typescript, &cart), decide_all(&**rust, &cart));
+    }
 }
