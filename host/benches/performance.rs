@@ -454,6 +454,103 @@ fn builds(out: &mut String, samples: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `program args` in `dir`, failing with its output.
+fn run_in(dir: &Path, program: &str, args: &[&str]) -> anyhow::Result<()> {
+    let output = Command::new(program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "running {program} (the TypeScript twin needs Node.js 20+ and npm): {error}"
+            )
+        })?;
+    anyhow::ensure!(
+        output.status.success(),
+        "{program} {args:?} in {}: {}{}",
+        dir.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// The TypeScript twin of the US shop (`example-rules-js/us-shop`), built with the SDK's
+/// `rulegate-build`.
+fn typescript_us_shop() -> anyhow::Result<Vec<u8>> {
+    let sdk = repository().join("guest-sdk-js");
+    let shop = repository().join("example-rules-js/us-shop");
+    for dir in [&sdk, &shop] {
+        run_in(
+            dir,
+            "npm",
+            &["ci", "--no-audit", "--no-fund", "--prefer-offline"],
+        )?;
+    }
+    run_in(&sdk, "npm", &["run", "build"])?;
+    run_in(&shop, "npm", &["run", "build"])?;
+    Ok(std::fs::read(shop.join("rules.wasm"))?)
+}
+
+/// The US shop in TypeScript beside its Rust twin: a fresh instance per KCO session,
+/// compile time, and what the artifact costs.
+fn typescript(out: &mut String) -> anyhow::Result<()> {
+    let bytes = typescript_us_shop()?;
+    let rust = rulegate::examples::find("us-shop").expect("the US example");
+    let samples = if quick() { 60 } else { 600 };
+    let row = |label: &str, module: &[u8]| -> anyhow::Result<(String, Duration, u64)> {
+        let cache_dir = tempfile::tempdir()?;
+        let cached = || -> anyhow::Result<Engine> {
+            Engine::new(
+                EngineSettings::default(),
+                Some(rulegate::engine::ArtifactCache::open(cache_dir.path())?),
+            )
+        };
+        let began = Instant::now();
+        let rules: SharedRuleSet = cached()?.load(module)?;
+        let compile = began.elapsed();
+        let artifact: u64 = std::fs::read_dir(cache_dir.path())?
+            .map(|entry| entry.and_then(|entry| entry.metadata()).map(|m| m.len()))
+            .sum::<std::io::Result<u64>>()?;
+        let began = Instant::now();
+        let _again: SharedRuleSet = cached()?.load(module)?;
+        let from_cache = began.elapsed();
+        let (timing, fuel, memory) =
+            decide_samples(&rules, &us_cart(5), true, Ask::ShippingAndTax, samples);
+        let line = format!(
+            "| {label} | {} | {} | {fuel} | {} KiB | {:.1} MB | {:.2} s | {:.1} MB | {} ms |",
+            micros(timing.median),
+            micros(timing.p99),
+            memory >> 10,
+            module.len() as f64 / 1e6,
+            compile.as_secs_f64(),
+            artifact as f64 / 1e6,
+            from_cache.as_millis(),
+        );
+        Ok((line, timing.median, fuel))
+    };
+    writeln!(
+        out,
+        "\nThe US shop in TypeScript (`example-rules-js/us-shop`, built with `rulegate-build`) \
+         beside its Rust twin: fresh instance + shipping + tax on 5 lines, {samples} samples; \
+         compile time on a fresh engine, the precompiled artifact on disk, and loading it from \
+         that cache on a fresh engine.\n\n\
+         | rules | fresh median | fresh p99 | fuel | memory | module | compile | artifact | load from cache |\n\
+         |---|---|---|---|---|---|---|---|---|"
+    )?;
+    let (line, rust_median, rust_fuel) = row("Rust (SDK core module)", rust.wasm)?;
+    writeln!(out, "{line}")?;
+    let (line, ts_median, ts_fuel) = row("TypeScript", &bytes)?;
+    writeln!(out, "{line}")?;
+    writeln!(
+        out,
+        "\nTypeScript ÷ Rust: {:.0}× the time, {:.0}× the fuel (targets: ≤ 1 ms median, ≤ 10 M fuel).",
+        ts_median.as_secs_f64() / rust_median.as_secs_f64(),
+        ts_fuel as f64 / rust_fuel as f64
+    )?;
+    Ok(())
+}
+
 fn engine(out: &mut String) -> anyhow::Result<()> {
     let engine = Engine::new(EngineSettings::default(), None)?;
     let example = rulegate::examples::find("us-shop").expect("the US example");
@@ -523,6 +620,7 @@ fn engine(out: &mut String) -> anyhow::Result<()> {
         )?;
     }
     builds(out, samples)?;
+    typescript(out)?;
     keep_resident(out, samples)?;
     slot_reset(out, samples)?;
     let mut fuel_line = String::new();
