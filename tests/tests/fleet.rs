@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use rulegate::decide::split::in_share;
 use rulegate::engine::ModuleHash;
 use rulegate::signature::{Signatures, SigningKey};
 use rulegate_tests::config::ConfigFile;
@@ -530,11 +531,10 @@ fn a_canary_counts_every_hosts_callbacks_and_one_hosts_breach_ends_it_everywhere
     );
     let canary_of = |host: &Host| host.admin("GET", "/v1/tenants/shop/canary", b"").json();
 
-    // A good canary started on A runs on B too, and every checkout meets one version
-    // on either host.
+    // A good canary started on A runs on B too, on the share every host computes alike.
     let started = a.admin(
         "POST",
-        "/v1/tenants/shop/canary?percent=50&min_callbacks=10&promote_after_callbacks=40&promote_after_ms=1000",
+        "/v1/tenants/shop/canary?percent=50&min_callbacks=10&promote_after_callbacks=20&promote_after_ms=0",
         module("flat-rate"),
     );
     assert_eq!(started.status, 200, "{}", started.text());
@@ -542,36 +542,49 @@ fn a_canary_counts_every_hosts_callbacks_and_one_hosts_breach_ends_it_everywhere
     within(Duration::from_secs(5), "B running the canary", || {
         canary_of(&b)["canary"]["version"] == json!(flat)
     });
+    let counted_on = |host: &Host| {
+        rulegate_tests::metric(
+            &host.admin("GET", "/metrics", b"").text(),
+            r#"rulegate_canary_callbacks_total{tenant="shop",side="canary"}"#,
+        )
+        .unwrap_or(0.0)
+    };
+    // B answers 12 canary callbacks, short of the 20 promotion needs; A then sees them.
     let mut i = 0;
-    while a.active() != flat || b.active() != flat {
-        assert!(i < 2_000, "not promoted: {}", canary_of(&a));
+    while counted_on(&b) < 12.0 {
         let order = format!("order-{i}");
-        let (first, second) = if i % 2 == 0 { (&a, &b) } else { (&b, &a) };
-        if a.active() != flat && b.active() != flat {
-            assert_eq!(
-                on_flat_rate(first, &order),
-                on_flat_rate(second, &order),
-                "{order}"
-            );
-        }
+        // The share every host computes alike.
+        assert_eq!(
+            on_flat_rate(&b, &order),
+            in_share("shop", &order, 50),
+            "{order}"
+        );
         i += 1;
-        std::thread::sleep(Duration::from_millis(10));
     }
-    // The promotion counted both hosts' callbacks.
+    let on_b = counted_on(&b);
+    within(Duration::from_secs(5), "A seeing B's counts", || {
+        canary_of(&a)["canary"]["figures"]["canary"]["callbacks"].as_f64() >= Some(on_b)
+    });
+    // A alone promotes it once its own and B's add up to 20.
+    while a.active() != flat {
+        assert!(i < 2_000, "not promoted: {}", canary_of(&a));
+        on_flat_rate(&a, &format!("order-{i}"));
+        i += 1;
+    }
     let status = a.admin("GET", "/v1/tenants/shop", b"").json();
     let ended = status["canaries"][0].clone();
     assert_eq!(ended["outcome"], "promoted", "{ended}");
-    let promoter = if ended["host"] == json!("a") { &a } else { &b };
-    let counted_here = rulegate_tests::metric(
-        &promoter.admin("GET", "/metrics", b"").text(),
-        r#"rulegate_canary_callbacks_total{tenant="shop",side="canary"}"#,
-    )
-    .unwrap();
-    let counted = ended["figures"]["canary"]["callbacks"].as_f64().unwrap();
-    assert!(counted >= 40.0, "{ended}");
+    assert_eq!(ended["host"], "a", "{ended}");
+    let on_a = counted_on(&a);
+    assert!(on_a < 20.0 && on_b < 20.0, "A counted {on_a}, B {on_b}");
     assert!(
-        counted > counted_here,
-        "the promoting host judged {counted} callbacks, {counted_here} of them its own"
+        ended["figures"]["canary"]["callbacks"].as_f64().unwrap() >= 20.0,
+        "{ended}"
+    );
+    within(
+        Duration::from_secs(5),
+        "B serving the promoted version",
+        || b.active() == flat,
     );
 
     // A canary that traps, breached on B alone, ends on A too.
