@@ -35,17 +35,24 @@ impl ArtifactCache {
     /// The cached component for `hash`, if present and loadable by this engine.
     pub(crate) fn load(&self, engine: &wasmtime::Engine, hash: &ModuleHash) -> Option<Component> {
         let path = self.path(engine, hash);
-        // Read into memory rather than map the file: a file changed under a mapping
-        // would crash the process (SIGBUS) instead of failing this load.
-        let bytes = std::fs::read(&path).ok()?;
-        // SAFETY: deserializing runs native code produced by a compiler, so the bytes
-        // must come from `Component::serialize` of this engine configuration. They do:
-        // only `store` below writes this directory, under a name derived from the
-        // module's content hash and the engine's compatibility hash, and wasmtime checks
-        // the header (version, configuration) again before using it. A cache directory
-        // must therefore be writable by the rulegate process only.
+        if !path.exists() {
+            return None;
+        }
+        // Map the file rather than read it: the kernel then shares its pages and keeps
+        // resident only the code and data an instance touches, where a read copy of a
+        // JavaScript module's artifact (40+ MB, the engine included) would stay resident
+        // per tenant. The cost: a file truncated or rewritten in place under the mapping
+        // crashes the process (SIGBUS). rulegate never does that (`store` writes a new
+        // file and renames it over the old name; a removed file stays mapped intact).
+        // SAFETY: deserializing runs native code produced by a compiler, so the file
+        // must come from `Component::serialize` of this engine configuration and must
+        // not change while mapped. It does and does not: only `store` below writes this
+        // directory, under a name derived from the module's content hash and the
+        // engine's compatibility hash, always by rename; wasmtime checks the header
+        // (version, configuration) again before using it. A cache directory must
+        // therefore be writable by the rulegate process only.
         #[allow(unsafe_code)]
-        let loaded = unsafe { Component::deserialize(engine, &bytes) };
+        let loaded = unsafe { Component::deserialize_file(engine, &path) };
         match loaded {
             Ok(component) => Some(component),
             Err(error) => {
