@@ -9,7 +9,8 @@
 //! - isolation: a healthy tenant's latency while another tenant's module burns its
 //!   deadline on every call;
 //! - scale: start-up with 1,000 tenants from the precompiled cache versus compiling,
-//!   and resident memory per idle tenant;
+//!   and resident memory per idle tenant; 100 JavaScript tenants: disk per artifact,
+//!   restart time from the cache, resident memory idle and serving;
 //! - fleet: three hosts sharing one PostgreSQL (a cluster of its own, from the
 //!   machine's packages): how long an activation takes to reach the other hosts, with
 //!   and without notifications, and callback throughput with the shared store against
@@ -90,10 +91,11 @@ fn only() -> Option<Vec<String>> {
 fn main() -> anyhow::Result<()> {
     // `cargo bench` passes `--bench`; nothing else is accepted.
     type Phase = fn(&mut String) -> anyhow::Result<()>;
-    let phases: [(&str, Phase); 4] = [
+    let phases: [(&str, Phase); 5] = [
         ("engine", engine),
         ("end-to-end", end_to_end),
         ("scale", scale),
+        ("scale-javascript", scale_javascript),
         ("fleet", fleet),
     ];
     let only = only();
@@ -103,7 +105,7 @@ fn main() -> anyhow::Result<()> {
             .find(|name| !phases.iter().any(|(phase, _)| phase == name))
     {
         anyhow::bail!(
-            "RULEGATE_BENCH_ONLY: no phase {unknown:?} (engine, end-to-end, scale, fleet)"
+            "RULEGATE_BENCH_ONLY: no phase {unknown:?} (engine, end-to-end, scale, scale-javascript, fleet)"
         );
     }
     let mut report = String::new();
@@ -1364,6 +1366,123 @@ fn scale(out: &mut String) -> anyhow::Result<()> {
         rss_many as f64 / (1 << 20) as f64,
         rss_one as f64 / (1 << 20) as f64,
         per_tenant / 1024.0
+    )?;
+    Ok(())
+}
+
+/// One KCO address_update for `tenant` on `address` (`Connection: close`): the status.
+fn kco_address_update(address: SocketAddr, tenant: &str, body: &[u8]) -> anyhow::Result<u16> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    stream.write_all(&request(
+        &format!("/{tenant}/kco/x/address_update?kustom_order_id=bench"),
+        &[("Connection", "close")],
+        body,
+    ))?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0))
+}
+
+/// 100 tenants, each with its own build of the TypeScript US shop (a distinct custom
+/// section: a distinct hash and artifact). Compiling 100 copies of a JavaScript engine
+/// takes minutes and writes the same artifact 100 times, so two are compiled, shown to
+/// be byte-identical, and the other 98 cache entries are copies of them.
+fn scale_javascript(out: &mut String) -> anyhow::Result<()> {
+    const TENANTS: usize = 100;
+    let component = typescript_us_shop()?;
+    let dir = tempfile::tempdir()?;
+    let modules = dir.path().join("modules");
+    let cache_dir = dir.path().join("state/cache");
+    std::fs::create_dir_all(&modules)?;
+    let variants: Vec<Vec<u8>> = (0..TENANTS).map(|i| variant(&component, i)).collect();
+    for bytes in &variants[..2] {
+        let engine = Engine::new(
+            EngineSettings::default(),
+            Some(rulegate::engine::ArtifactCache::open(&cache_dir)?),
+        )?;
+        engine.load(bytes)?;
+    }
+    let mut compiled: Vec<PathBuf> = std::fs::read_dir(&cache_dir)?
+        .map(|entry| entry.map(|entry| entry.path()))
+        .collect::<std::io::Result<_>>()?;
+    compiled.sort();
+    anyhow::ensure!(
+        compiled.len() == 2,
+        "two artifacts expected, found {compiled:?}"
+    );
+    let artifact = std::fs::read(&compiled[0])?;
+    anyhow::ensure!(
+        artifact == std::fs::read(&compiled[1])?,
+        "two builds differing only in a custom section compiled to different artifacts"
+    );
+    let name = compiled[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let engine_suffix = name
+        .split_once('-')
+        .map(|(_, rest)| rest.to_string())
+        .unwrap();
+    let mut config = format!(
+        "listen = \"127.0.0.1:0\"\nstate_dir = {:?}\n",
+        dir.path().join("state").display().to_string()
+    );
+    for (index, bytes) in variants.iter().enumerate() {
+        let path = modules.join(format!("t{index}.wasm"));
+        std::fs::write(&path, bytes)?;
+        let cached = cache_dir.join(format!(
+            "{}-{engine_suffix}",
+            rulegate::engine::ModuleHash::of(bytes).hex()
+        ));
+        if !cached.exists() {
+            std::fs::write(&cached, &artifact)?;
+        }
+        config.push_str(&format!(
+            "[tenants.t{index}]\nmodule = {:?}\n[tenants.t{index}.kco]\nunauthenticated = true\n",
+            path.display().to_string()
+        ));
+    }
+    let config_path = dir.path().join("javascript.toml");
+    std::fs::write(&config_path, config)?;
+    let served = Served::start(&config_path, dir.path())?;
+    std::thread::sleep(Duration::from_millis(500));
+    let idle = served.resident_bytes();
+    let body = fixture("kco/address_update_request.json");
+    let mut answered = 0;
+    for _ in 0..3 {
+        for index in 0..TENANTS {
+            if kco_address_update(served.address, &format!("t{index}"), &body)? == 200 {
+                answered += 1;
+            }
+        }
+    }
+    let serving = served.resident_bytes();
+    let ready = served.ready_after;
+    drop(served);
+    let mib = |bytes: u64| bytes as f64 / (1 << 20) as f64;
+    writeln!(out, "\n## Scale: {TENANTS} JavaScript tenants\n")?;
+    writeln!(
+        out,
+        "Each tenant has its own build of the TypeScript US shop (a distinct custom section: \
+         a distinct hash and artifact); artifacts are mapped from the cache. Two builds \
+         were compiled and their artifacts found byte-identical; the other cache entries \
+         are copies.\n\n\
+         | artifact on disk, per tenant | restart from the cache, to listening | resident, all idle | resident, all serving (3 KCO address_update each) | answered 200 |\n\
+         |---|---|---|---|---|\n\
+         | {:.1} MB | {:.2} s | {:.0} MiB | {:.0} MiB ({:.1} MiB per tenant over idle) | {answered} of {} |",
+        artifact.len() as f64 / 1e6,
+        ready.as_secs_f64(),
+        mib(idle),
+        mib(serving),
+        mib(serving.saturating_sub(idle)) / TENANTS as f64,
+        3 * TENANTS,
     )?;
     Ok(())
 }
