@@ -1370,23 +1370,31 @@ fn scale(out: &mut String) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One KCO address_update for `tenant` on `address` (`Connection: close`): the status.
-fn kco_address_update(address: SocketAddr, tenant: &str, body: &[u8]) -> anyhow::Result<u16> {
+/// Sends one whole HTTP/1.1 request (which asks for `Connection: close`) to `address`:
+/// the response's status and body.
+fn exchange(address: SocketAddr, request: &[u8]) -> anyhow::Result<(u16, String)> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(address)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    stream.write_all(&request(
-        &format!("/{tenant}/kco/x/address_update?kustom_order_id=bench"),
-        &[("Connection", "close")],
-        body,
-    ))?;
+    stream.write_all(request)?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    Ok(response
+    let status = response
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .unwrap_or(0))
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+/// One KCO address_update for `tenant` on `address`: the status.
+fn kco_address_update(address: SocketAddr, tenant: &str, body: &[u8]) -> anyhow::Result<u16> {
+    let target = format!("/{tenant}/kco/x/address_update?kustom_order_id=bench");
+    Ok(exchange(address, &request(&target, &[("Connection", "close")], body))?.0)
 }
 
 /// 100 tenants, each with its own build of the TypeScript US shop (a distinct custom
@@ -1497,31 +1505,17 @@ fn admin_call(
     target: &str,
     body: &[u8],
 ) -> anyhow::Result<(u16, String)> {
-    use std::io::{Read, Write};
     let address = served
         .admin
         .ok_or_else(|| anyhow::anyhow!("no admin API"))?;
-    let mut stream = std::net::TcpStream::connect(address)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let head = format!(
         "{method} {target} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\
          Authorization: Bearer {FLEET_TOKEN}\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
-    stream.write_all(head.as_bytes())?;
-    stream.write_all(body)?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|code| code.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-        .unwrap_or_default();
-    Ok((status, body))
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    exchange(address, &request)
 }
 
 /// The version `served` serves for tenant `shop`.
