@@ -200,7 +200,7 @@ export class RuleFailure extends Error {
   constructor(payload: RuleError) {
     super(`${payload.tag}: ${payload.val}`);
     this.name = "RuleFailure";
-    // An own property: the component's bindings read it as the error value.
+    // An own property: the component's boundary (`wire.ts`) throws it as the error value.
     this.payload = payload;
   }
 }

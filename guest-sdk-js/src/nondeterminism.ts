@@ -1,8 +1,8 @@
 /**
  * What a rules module may not use although the JavaScript engine offers it: the clock,
- * randomness, timers and the network. With every WASI feature disabled the engine still
- * answers some of them from the snapshot taken at build time (`Date.now()` is the build's
- * instant, `Math.random()` the same sequence on every call), so a rule using them would
+ * randomness, timers and the network. In the component every WASI import is a stub that
+ * traps, and what the engine took at build time (`Math.random()`'s seed) is in its
+ * snapshot and repeats on every call, so a rule using them would fail on every cart or
  * be wrong without failing. The build refuses them, naming each use.
  */
 

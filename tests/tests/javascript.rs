@@ -112,6 +112,21 @@ fn the_sdks_unit_tests_pass_and_its_types_are_generated_from_the_contract() {
             "types/{file} is stale: run `npm run types`"
         );
     }
+    // So is the boundary's map of 64-bit fields derived from them.
+    succeeds(
+        "node",
+        &[
+            "scripts/wide.mjs",
+            "dist/types-check",
+            "dist/types-check/wide.ts",
+        ],
+    );
+    let committed = std::fs::read_to_string(sdk().join("src/wide.ts")).unwrap();
+    let generated = std::fs::read_to_string(fresh.join("wide.ts")).unwrap();
+    assert_eq!(
+        committed, generated,
+        "src/wide.ts is stale: run `npm run types`"
+    );
     let wit = std::fs::read_to_string(sdk().join("../wit/checkout.wit")).unwrap();
     let shipped = std::fs::read_to_string(sdk().join("wit/checkout.wit")).unwrap();
     assert_eq!(
@@ -194,6 +209,26 @@ fn every_way_a_javascript_module_fails_is_contained_like_a_rust_one() {
         "{hoard:?}"
     );
     assert!(decide("shape").is_err(), "a wrong shape is never an answer");
+    // Across the boundary a rule sees the contract's types: 64-bit integers as exact
+    // `bigint`s, an absent value as `undefined`.
+    let declined =
+        |cart: &rulegate::model::Cart| match hostile.session(&limits).shipping_options(cart) {
+            Ok(Err(RuleError::CannotDecide(reason))) => reason,
+            other => panic!("expected cannot-decide, got {other:?}"),
+        };
+    let mut wide = cart("EUR", "DE", 1);
+    wide.order_id = Some("echo".into());
+    wide.lines[0].unit_price.as_mut().unwrap().amount = (1 << 53) - 1;
+    wide.lines[0].unit_weight_grams = None;
+    assert_eq!(declined(&wide), "bigint 9007199254740991 undefined true");
+    // Beyond 2^53 a number is no longer exact: refused, never rounded, both ways.
+    wide.lines[0].unit_price.as_mut().unwrap().amount = (1 << 53) + 1;
+    assert!(declined(&wide).contains("beyond"), "{}", declined(&wide));
+    wide.lines[0].unit_price.as_mut().unwrap().amount = -(1 << 60);
+    assert!(declined(&wide).contains("beyond"), "{}", declined(&wide));
+    let mut huge = cart("EUR", "DE", 1);
+    huge.order_id = Some("huge".into());
+    assert!(declined(&huge).contains("beyond"), "{}", declined(&huge));
     // And the module still serves the next cart.
     let options = decide("fine").unwrap().unwrap();
     assert_eq!(options[0].id, "flat");
@@ -235,8 +270,8 @@ fn sources_that_would_need_an_import_are_refused_at_build_time() {
     }
 }
 
-/// A JavaScript component built with ComponentizeJS directly, with the JavaScript
-/// engine's WASI features on: refused for its imports, with how to rebuild it.
+/// A JavaScript component built with componentize-qjs directly, with the JavaScript
+/// engine's WASI imports: refused for them, with how to rebuild it.
 #[test]
 fn a_javascript_component_built_without_the_sdk_is_refused_with_how_to_rebuild_it() {
     installed();
@@ -247,9 +282,10 @@ fn a_javascript_component_built_without_the_sdk_is_refused_with_how_to_rebuild_i
         "export const decisions = { shippingOptions: () => [], tax: (cart) => ({ lineRates: new Uint32Array(cart.lines.length), separate: [] }), validate: () => ({ tag: \"approve\" }) };\n",
     )
     .unwrap();
-    let script = "import { componentize } from \"@bytecodealliance/componentize-js\";\n\
-        import { writeFile } from \"node:fs/promises\";\n\
-        const { component } = await componentize({ sourcePath: \"dist/plain/rules.js\", witPath: \"wit\", worldName: \"rules\" });\n\
+    let script = "import { componentize } from \"componentize-qjs\";\n\
+        import { readFile, writeFile } from \"node:fs/promises\";\n\
+        const jsSource = await readFile(\"dist/plain/rules.js\", \"utf8\");\n\
+        const { component } = await componentize({ jsSource, witPath: \"wit\", world: \"rules\", sync: true });\n\
         await writeFile(\"dist/plain/rules.wasm\", component);\n";
     std::fs::write(dir.join("build.mjs"), script).unwrap();
     succeeds("node", &["dist/plain/build.mjs"]);

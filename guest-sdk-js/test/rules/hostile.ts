@@ -1,7 +1,9 @@
 // Misbehaves on purpose, by the cart's order id, so one build covers every way a
 // JavaScript module can fail: `throw` (a plain Error), `cannot` (the contract's
 // cannot-decide), `loop` (runs forever), `allocate` (grows without bound), `shape` (an
-// answer of the wrong shape). Any other cart gets one flat option.
+// answer of the wrong shape). Two more show the component boundary: `echo` answers
+// cannot-decide with what the first line looks like to a rule, `huge` offers a price
+// beyond 2^53. Any other cart gets one flat option.
 import { type Rules, approve, cannotDecide, excludingTax, shippingOption, uniformTax } from "@rulegate/sdk";
 
 export const decisions: Rules = {
@@ -21,6 +23,14 @@ export const decisions: Rules = {
           hoard.push(new Array(1 << 16).fill("x".repeat(64)));
         }
       }
+      case "echo": {
+        const line = cart.lines[0];
+        throw cannotDecide(
+          `${typeof line?.quantity} ${line?.unitPrice?.amount} ${line?.unitWeightGrams} ${cart.billingAddress === undefined}`,
+        );
+      }
+      case "huge":
+        return [shippingOption("huge", "Huge", excludingTax(2n ** 60n), 0)];
       case "shape":
         return [{ id: 7, name: null }] as never;
       default:

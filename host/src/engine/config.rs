@@ -76,11 +76,12 @@ impl EngineSettings {
         let instances = self.max_instances.max(1);
         let mut pool = PoolingAllocationConfig::default();
         pool.total_component_instances(instances);
-        // A std Rust guest is a main module plus WASI adapter shims.
+        // A std Rust guest is a main module plus WASI adapter shims; a JavaScript guest
+        // (componentize-qjs) adds two empty memories in the stubs that replace WASI.
         pool.max_core_instances_per_component(16);
         pool.total_core_instances(instances.saturating_mul(16));
-        pool.max_memories_per_component(2);
-        pool.total_memories(instances.saturating_mul(2));
+        pool.max_memories_per_component(3);
+        pool.total_memories(instances.saturating_mul(3));
         pool.max_tables_per_component(4);
         pool.total_tables(instances.saturating_mul(4));
         pool.total_stacks(instances);

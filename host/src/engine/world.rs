@@ -119,14 +119,14 @@ pub(super) fn check_imports(
     }
 }
 
-/// The advice for a JavaScript component that imports WASI: ComponentizeJS without
-/// the SDK's build keeps the JavaScript engine's clock, randomness, HTTP and files.
-const JAVASCRIPT_ADVICE: &str = "this JavaScript component was built with the JavaScript engine's WASI features on: \
+/// The advice for a JavaScript component that imports WASI: componentize-qjs or
+/// ComponentizeJS without the SDK's build keeps the JavaScript engine's clock,
+/// randomness, standard streams and files.
+const JAVASCRIPT_ADVICE: &str = "this JavaScript component was built with the JavaScript engine's WASI imports: \
      rebuild it with the SDK's `npx rulegate-build <rules.ts> -o <rules.wasm>` (@rulegate/sdk), \
-     which turns them off";
+     which replaces them with stubs";
 
-/// `error`, with how to rebuild the module when its producers section says which
-/// toolchain built it.
+/// `error`, with how to rebuild the module when it says which toolchain built it.
 pub(super) fn with_advice(bytes: &[u8], error: LoadError) -> LoadError {
     match error {
         LoadError::ForbiddenImports { imports, .. } if built_from_javascript(bytes) => {
@@ -139,17 +139,50 @@ pub(super) fn with_advice(bytes: &[u8], error: LoadError) -> LoadError {
     }
 }
 
-/// Whether the component's own producers section names JavaScript or ComponentizeJS.
+/// Whether the component was built from JavaScript: its producers section names
+/// JavaScript or ComponentizeJS, or a core module inside it is componentize-qjs's
+/// QuickJS runtime (which the component's name sections name).
 fn built_from_javascript(bytes: &[u8]) -> bool {
-    let Ok(Some(producers)) = wasm_metadata::Producers::from_wasm(bytes) else {
-        return false;
-    };
-    let names = |field: &str, name: &str| {
-        producers
-            .get(field)
-            .is_some_and(|values| values.get(name).is_some())
-    };
-    names("language", "JavaScript") || names("processed-by", "ComponentizeJS")
+    let produced = wasm_metadata::Producers::from_wasm(bytes).is_ok_and(|producers| {
+        producers.is_some_and(|producers| {
+            let names = |field: &str, name: &str| {
+                producers
+                    .get(field)
+                    .is_some_and(|values| values.get(name).is_some())
+            };
+            names("language", "JavaScript") || names("processed-by", "ComponentizeJS")
+        })
+    });
+    produced || names_a_core_module(bytes, QUICKJS_RUNTIME)
+}
+
+/// The name componentize-qjs gives the QuickJS runtime's core module.
+const QUICKJS_RUNTIME: &str = "componentize_qjs_runtime";
+
+/// Whether a component-name section anywhere in `bytes` names a core module starting
+/// with `prefix`.
+fn names_a_core_module(bytes: &[u8], prefix: &str) -> bool {
+    use wasmparser::{ComponentName, KnownCustom, Payload};
+    wasmparser::Parser::new(0)
+        .parse_all(bytes)
+        .map_while(Result::ok)
+        .any(|payload| {
+            let Payload::CustomSection(section) = payload else {
+                return false;
+            };
+            let KnownCustom::ComponentName(names) = section.as_known() else {
+                return false;
+            };
+            names.into_iter().map_while(Result::ok).any(|names| {
+                let ComponentName::CoreModules(modules) = names else {
+                    return false;
+                };
+                modules
+                    .into_iter()
+                    .map_while(Result::ok)
+                    .any(|module| module.name.starts_with(prefix))
+            })
+        })
 }
 
 /// The names of the component's exports.
