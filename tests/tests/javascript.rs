@@ -208,6 +208,11 @@ fn every_way_a_javascript_module_fails_is_contained_like_a_rust_one() {
         ),
         "{hoard:?}"
     );
+    let deep = decide("recurse");
+    assert!(
+        matches!(&deep, Err(EngineError::Trap { message }) if message.contains("stack overflow")),
+        "{deep:?}"
+    );
     assert!(decide("shape").is_err(), "a wrong shape is never an answer");
     // Across the boundary a rule sees the contract's types: 64-bit integers as exact
     // `bigint`s, an absent value as `undefined`.
