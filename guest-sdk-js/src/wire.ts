@@ -90,9 +90,9 @@ type Decision = (...parameters: never[]) => unknown;
 /** `decisions` as the component exports them: parameters made `bigint` and `undefined`,
  * answers made numbers, a {@link RuleFailure}'s payload thrown as the `rule-error`, and
  * anything else rethrown (the host sees a trap). */
-export function exported<T extends Record<string, Decision>>(decisions: T): T {
+export function exported<T extends object>(decisions: T): T {
   const exports: Record<string, Decision> = {};
-  for (const [name, decide] of Object.entries(decisions)) {
+  for (const [name, decide] of Object.entries(decisions) as Array<[string, Decision]>) {
     const wide = PARAMETERS[name] ?? [];
     exports[name] = (...parameters: never[]) => {
       try {
