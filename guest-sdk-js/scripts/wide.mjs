@@ -64,17 +64,36 @@ function shape(type, path, seen = new Set()) {
   return Object.keys(fields).length > 0 ? fields : undefined;
 }
 
+/** Each shape once, named after its type (`CART`), and each decision's parameters by
+ * those names. */
+const shapes = new Map();
 const parameters = {};
 for (const symbol of checker.getExportsOfModule(checker.getSymbolAtLocation(module.name))) {
   const [signature] = checker.getSignaturesOfType(
     checker.getTypeOfSymbolAtLocation(symbol, module),
     ts.SignatureKind.Call,
   );
-  if (signature !== undefined) {
-    parameters[symbol.name] = signature.parameters.map(
-      (parameter) => shape(checker.getTypeOfSymbolAtLocation(parameter, module), `${symbol.name}(${parameter.name})`) ?? null,
-    );
+  if (signature === undefined) {
+    continue;
   }
+  parameters[symbol.name] = signature.parameters.map((parameter) => {
+    const type = checker.getTypeOfSymbolAtLocation(parameter, module);
+    const found = shape(type, `${symbol.name}(${parameter.name})`);
+    if (found === undefined) {
+      return "null";
+    }
+    const name = checker
+      .typeToString(type)
+      .replace(/[^A-Za-z0-9]+/g, "_")
+      .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+      .toUpperCase();
+    const json = JSON.stringify(found, null, 2);
+    if (shapes.has(name) && shapes.get(name) !== json) {
+      throw new Error(`two shapes named ${name}`);
+    }
+    shapes.set(name, json);
+    return name;
+  });
 }
 
 writeFileSync(
@@ -84,9 +103,12 @@ writeFileSync(
     "",
     'import type { Wide } from "./wire.js";',
     "",
+    ...[...shapes].map(([name, json]) => `const ${name}: Wide = ${json};\n`),
     "/** Where each decision's parameters carry a 64-bit integer (`bigint` in the contract's",
     " * types): `true` for the value itself, `[item]` for a list, a record's fields by name. */",
-    `export const PARAMETERS: Readonly<Record<string, ReadonlyArray<Wide | null>>> = ${JSON.stringify(parameters, null, 2)};`,
+    "export const PARAMETERS: Readonly<Record<string, ReadonlyArray<Wide | null>>> = {",
+    ...Object.entries(parameters).map(([name, list]) => `  ${name}: [${list.join(", ")}],`),
+    "};",
     "",
   ].join("\n"),
 );

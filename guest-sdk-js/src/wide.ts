@@ -2,52 +2,24 @@
 
 import type { Wide } from "./wire.js";
 
+const CART: Wide = {
+  "lines": [
+    {
+      "quantity": true,
+      "unitPrice": {
+        "amount": true
+      },
+      "discount": true,
+      "unitWeightGrams": true
+    }
+  ],
+  "receivedAtMs": true
+};
+
 /** Where each decision's parameters carry a 64-bit integer (`bigint` in the contract's
  * types): `true` for the value itself, `[item]` for a list, a record's fields by name. */
 export const PARAMETERS: Readonly<Record<string, ReadonlyArray<Wide | null>>> = {
-  "shippingOptions": [
-    {
-      "lines": [
-        {
-          "quantity": true,
-          "unitPrice": {
-            "amount": true
-          },
-          "discount": true,
-          "unitWeightGrams": true
-        }
-      ],
-      "receivedAtMs": true
-    }
-  ],
-  "tax": [
-    {
-      "lines": [
-        {
-          "quantity": true,
-          "unitPrice": {
-            "amount": true
-          },
-          "discount": true,
-          "unitWeightGrams": true
-        }
-      ],
-      "receivedAtMs": true
-    }
-  ],
-  "validate": [
-    {
-      "lines": [
-        {
-          "quantity": true,
-          "unitPrice": {
-            "amount": true
-          },
-          "discount": true,
-          "unitWeightGrams": true
-        }
-      ],
-      "receivedAtMs": true
-    }
-  ]
+  shippingOptions: [CART],
+  tax: [CART],
+  validate: [CART],
 };
