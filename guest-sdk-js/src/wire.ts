@@ -29,10 +29,7 @@ function inward(value: unknown, wide: Wide | null | undefined): unknown {
   if (value === null) {
     return undefined;
   }
-  if (wide === true) {
-    if (typeof value !== "number") {
-      return value;
-    }
+  if (wide === true && typeof value === "number") {
     if (!Number.isSafeInteger(value)) {
       throw beyond(value);
     }
@@ -99,11 +96,7 @@ export function exported<T extends object>(decisions: T): T {
         const inner = parameters.map((parameter, i) => inward(parameter, wide[i])) as never[];
         return outward(decide.apply(decisions, inner));
       } catch (thrown) {
-        const payload = ruleError(thrown);
-        if (payload === undefined) {
-          throw thrown;
-        }
-        throw payload;
+        throw ruleError(thrown) ?? thrown;
       }
     };
   }

@@ -139,21 +139,23 @@ pub(super) fn with_advice(bytes: &[u8], error: LoadError) -> LoadError {
     }
 }
 
-/// Whether the component was built from JavaScript: its producers section names
-/// JavaScript or ComponentizeJS, or a core module inside it is componentize-qjs's
-/// QuickJS runtime (which the component's name sections name).
+/// Whether the component was built from JavaScript: its producers section says so
+/// (ComponentizeJS), or a core module inside it is componentize-qjs's QuickJS runtime.
 fn built_from_javascript(bytes: &[u8]) -> bool {
-    let produced = wasm_metadata::Producers::from_wasm(bytes).is_ok_and(|producers| {
-        producers.is_some_and(|producers| {
-            let names = |field: &str, name: &str| {
-                producers
-                    .get(field)
-                    .is_some_and(|values| values.get(name).is_some())
-            };
-            names("language", "JavaScript") || names("processed-by", "ComponentizeJS")
-        })
-    });
-    produced || names_a_core_module(bytes, QUICKJS_RUNTIME)
+    produced_from_javascript(bytes) || names_a_core_module(bytes, QUICKJS_RUNTIME)
+}
+
+/// Whether the component's own producers section names JavaScript or ComponentizeJS.
+fn produced_from_javascript(bytes: &[u8]) -> bool {
+    let Ok(Some(producers)) = wasm_metadata::Producers::from_wasm(bytes) else {
+        return false;
+    };
+    let names = |field: &str, name: &str| {
+        producers
+            .get(field)
+            .is_some_and(|values| values.get(name).is_some())
+    };
+    names("language", "JavaScript") || names("processed-by", "ComponentizeJS")
 }
 
 /// The name componentize-qjs gives the QuickJS runtime's core module.
