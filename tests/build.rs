@@ -39,6 +39,8 @@ const CORE_MODULES: &[&str] = &[
     "flat-rate",
     "allocation-storm",
     "slow-answer",
+    "tax-traps",
+    "lying-quote",
 ];
 
 fn main() {

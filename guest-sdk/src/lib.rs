@@ -50,13 +50,15 @@ pub mod bindings {
 pub use bindings::rulegate::checkout::host::LogLevel;
 pub use bindings::rulegate::checkout::types::{
     Address, Attribute, BasisPoints, Cart, Customer, CustomerKind, Line, LineKind, MilliUnits,
-    MinorUnits, PickupPoint, Platform, Price, Rejection, RejectionCode, RuleError, SeparateTax,
-    ShippingMethod, ShippingOption, TaxDecision, Verdict,
+    MinorUnits, PickupPoint, Platform, Price, QuoteDecision, Rejection, RejectionCode, RuleError,
+    SeparateTax, ShippingMethod, ShippingOption, TaxDecision, Verdict,
 };
 
 /// A rules module: the three decisions rulegate asks for.
 ///
-/// Every method is a pure function of the cart. Return `Err` to decline a decision
+/// Where a callback needs both shipping and tax, the host asks for them in one call of
+/// the contract's `quote`, which the SDK answers with [`Rules::shipping_options`] and
+/// [`Rules::tax`] on the same cart. Every method is a pure function of the cart. Return `Err` to decline a decision
 /// (see [`RuleError`]) rather than panicking: a panic traps the sandbox, and the host then
 /// falls back to the tenant's failure policy.
 pub trait Rules {
@@ -88,6 +90,15 @@ impl<T: Rules> bindings::exports::rulegate::checkout::decisions::Guest for T {
 
     fn validate(cart: Cart) -> Result<Verdict, RuleError> {
         let decision = <T as Rules>::validate(&cart);
+        discard(cart);
+        decision
+    }
+
+    fn quote(cart: Cart) -> QuoteDecision {
+        let decision = QuoteDecision {
+            shipping: <T as Rules>::shipping_options(&cart),
+            tax: <T as Rules>::tax(&cart),
+        };
         discard(cart);
         decision
     }

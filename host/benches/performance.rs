@@ -238,11 +238,18 @@ enum Ask {
     ShippingAndTax,
 }
 
-/// Runs `ask` on `session`.
+/// Runs `ask` on `session` as the server does: shipping and tax as one quote (one call
+/// of a contract 0.2.0 module, two of a 0.1.0 one).
 fn ask(session: &mut dyn Session, cart: &Cart, ask: Ask) {
-    std::hint::black_box(session.shipping_options(cart).unwrap().unwrap());
-    if ask == Ask::ShippingAndTax {
-        std::hint::black_box(session.tax(cart).unwrap().unwrap());
+    match ask {
+        Ask::Shipping => {
+            std::hint::black_box(session.shipping_options(cart).unwrap().unwrap());
+        }
+        Ask::ShippingAndTax => {
+            let quoted = session.quote(cart);
+            std::hint::black_box(quoted.shipping.unwrap().unwrap());
+            std::hint::black_box(quoted.tax.unwrap().unwrap());
+        }
     }
 }
 
@@ -416,44 +423,65 @@ fn keep_resident(out: &mut String, samples: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The SDK's build (a core module, made a one-module component at load and called
-/// directly) against the same crate built as a wasm32-wasip2 component (three core
-/// modules, WASI imports, calls on fibers), on clean and on pre-used slots.
+/// The US shop as the SDK builds it beside other builds of the same rules, fresh
+/// instance + shipping + tax on 5 lines, on clean and on pre-used slots.
 fn builds(out: &mut String, samples: usize) -> anyhow::Result<()> {
     let example = rulegate::examples::find("us-shop").expect("the US example");
-    let wasip2 = std::fs::read(wasip2_example("us-shop"))?;
-    let engines = (0..4)
-        .map(|_| Engine::new(EngineSettings::default(), None))
-        .collect::<anyhow::Result<Vec<Engine>>>()?;
-    let rules: Vec<SharedRuleSet> = vec![
-        engines[0].load(example.wasm)?,
-        engines[1].load(&wasip2)?,
-        engines[2].load(example.wasm)?,
-        engines[3].load(&wasip2)?,
+    let comparisons = [
+        (
+            "The two builds of the US shop",
+            "SDK core module",
+            "wasip2 component",
+            std::fs::read(wasip2_example("us-shop"))?,
+        ),
+        (
+            "The US shop as the SDK builds it (contract 0.2.0: shipping and tax in one `quote` \
+             call) and as the SDK of contract 0.1.0 built it (`tests/fixtures/modules/`: two \
+             calls)",
+            "0.2.0, one call",
+            "0.1.0, two calls",
+            std::fs::read(contract_0_1_example())?,
+        ),
     ];
-    for used in &rules[2..] {
-        decide_durations(used, &us_cart(200), true, Ask::ShippingAndTax, 1_000);
-    }
-    let medians = alternate(&rules, &us_cart(5), samples);
-    writeln!(
-        out,
-        "\nThe two builds of the US shop, fresh instance + shipping + tax on 5 lines, each on an \
-         engine of its own in six alternating turns (median of the turns' medians):\n\n\
-         | slots | SDK core module | wasip2 component | core ÷ wasip2 |\n|---|---|---|---|"
-    )?;
-    for (label, core, component) in [
-        ("clean", medians[0], medians[1]),
-        ("pre-used", medians[2], medians[3]),
-    ] {
+    for (title, ours, theirs, other) in comparisons {
+        let engines = (0..4)
+            .map(|_| Engine::new(EngineSettings::default(), None))
+            .collect::<anyhow::Result<Vec<Engine>>>()?;
+        let rules: Vec<SharedRuleSet> = vec![
+            engines[0].load(example.wasm)?,
+            engines[1].load(&other)?,
+            engines[2].load(example.wasm)?,
+            engines[3].load(&other)?,
+        ];
+        for used in &rules[2..] {
+            decide_durations(used, &us_cart(200), true, Ask::ShippingAndTax, 1_000);
+        }
+        let medians = alternate(&rules, &us_cart(5), samples);
         writeln!(
             out,
-            "| {label} | {} | {} | {:.2}× |",
-            micros(core),
-            micros(component),
-            core.as_secs_f64() / component.as_secs_f64()
+            "\n{title}, fresh instance + shipping + tax on 5 lines, each on an engine of its \
+             own in six alternating turns (median of the turns' medians):\n\n\
+             | slots | {ours} | {theirs} | ratio |\n|---|---|---|---|"
         )?;
+        for (label, mine, other) in [
+            ("clean", medians[0], medians[1]),
+            ("pre-used", medians[2], medians[3]),
+        ] {
+            writeln!(
+                out,
+                "| {label} | {} | {} | {:.2}× |",
+                micros(mine),
+                micros(other),
+                mine.as_secs_f64() / other.as_secs_f64()
+            )?;
+        }
     }
     Ok(())
+}
+
+/// The US shop as the SDK of contract 0.1.0 built it.
+fn contract_0_1_example() -> PathBuf {
+    repository().join("tests/fixtures/modules/us-shop-contract-0.1.0.wasm")
 }
 
 /// Runs `program args` in `dir`, failing with its output.
@@ -1063,10 +1091,12 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
             "[tenants.{name}]\nmodule = \"{module}\"\n[tenants.{name}.kco]\nunauthenticated = true\n[tenants.{name}.messenger]\nunauthenticated = true\n"
         ));
     }
-    config.push_str(&format!(
-        "[tenants.wasip2]\nmodule = {:?}\n[tenants.wasip2.kco]\nunauthenticated = true\n",
-        wasip2.display().to_string()
-    ));
+    for (name, module) in [("wasip2", wasip2), ("contract-0-1", contract_0_1_example())] {
+        config.push_str(&format!(
+            "[tenants.{name}]\nmodule = {:?}\n[tenants.{name}.kco]\nunauthenticated = true\n",
+            module.display().to_string()
+        ));
+    }
     config.push_str(&klix_tenant("wasm-sek", "example:catalog-shop", &keys));
     config.push_str(&klix_tenant("native-sek", "native:catalog-shop", &keys));
     config.push_str(&format!(
@@ -1168,42 +1198,57 @@ fn end_to_end(out: &mut String) -> anyhow::Result<()> {
         }
     }
 
-    // The two builds of the same rules, side by side.
-    writeln!(
-        out,
-        "\nThe US shop's rules as the SDK builds them (a core module for \
-         wasm32-unknown-unknown, made a one-module component at load and called directly) \
-         against the same crate built as a wasm32-wasip2 component (three core modules, \
-         WASI imports, calls on fibers), KCO address_update, in the same alternating \
-         stretches:\n"
-    )?;
-    writeln!(
-        out,
-        "| connections | core module req/s | wasip2 req/s | core module p99 | wasip2 p99 | server CPU core module ÷ wasip2 | errors |"
-    )?;
-    writeln!(out, "|---|---|---|---|---|---|---|")?;
-    let wasip2_kco = Scenario {
-        name: "KCO address_update (wasip2)",
-        request: request("/wasip2/kco/address_update", &[], &kco),
-    };
-    for connections in [16, 64] {
-        let (core, component) = load_in_turns(
-            server.target(),
-            &wasm_scenarios[0],
-            &wasip2_kco,
-            connections,
-            duration,
-        );
+    // Other builds of the same rules, side by side with the SDK's.
+    let comparisons = [
+        (
+            "The US shop's rules as the SDK builds them (a core module for \
+             wasm32-unknown-unknown, made a one-module component at load and called directly) \
+             against the same crate built as a wasm32-wasip2 component (three core modules, \
+             WASI imports, calls on fibers)",
+            ["core module", "wasip2"],
+            "wasip2",
+        ),
+        (
+            "The US shop's rules as the SDK builds them (contract 0.2.0: shipping and tax in \
+             one `quote` call) against the same rules as the SDK of contract 0.1.0 built them \
+             (two calls)",
+            ["0.2.0", "0.1.0"],
+            "contract-0-1",
+        ),
+    ];
+    for (title, [ours, theirs], tenant) in comparisons {
         writeln!(
             out,
-            "| {connections} | {:.0} | {:.0} | {} | {} | {} | {} |",
-            core.per_second,
-            component.per_second,
-            millis(core.p99),
-            millis(component.p99),
-            cpu_ratio(&core, &component),
-            core.errors + component.errors,
+            "\n{title}, KCO address_update, in the same alternating stretches:\n"
         )?;
+        writeln!(
+            out,
+            "| connections | {ours} req/s | {theirs} req/s | {ours} p99 | {theirs} p99 | server CPU {ours} ÷ {theirs} | errors |"
+        )?;
+        writeln!(out, "|---|---|---|---|---|---|---|")?;
+        let other = Scenario {
+            name: tenant,
+            request: request(&format!("/{tenant}/kco/address_update"), &[], &kco),
+        };
+        for connections in [16, 64] {
+            let (mine, theirs) = load_in_turns(
+                server.target(),
+                &wasm_scenarios[0],
+                &other,
+                connections,
+                duration,
+            );
+            writeln!(
+                out,
+                "| {connections} | {:.0} | {:.0} | {} | {} | {} | {} |",
+                mine.per_second,
+                theirs.per_second,
+                millis(mine.p99),
+                millis(theirs.p99),
+                cpu_ratio(&mine, &theirs),
+                mine.errors + theirs.errors,
+            )?;
+        }
     }
 
     // Isolation: the wasm tenant's Messenger latency alone, then while 4 clients keep

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use rulegate_tests::cli::rulegate;
-use rulegate_tests::{cart, example_wasm, module};
+use rulegate_tests::{cart, example_wasm, fixture, module};
 use serde_json::Value;
 
 fn file(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> String {
@@ -27,7 +27,7 @@ fn check_accepts_an_example_and_lists_its_imports() {
     assert!(!run.stdout.contains("wasi:"), "{}", run.stdout);
     assert!(
         run.stdout
-            .contains("implements rulegate:checkout/rules@0.1.0")
+            .contains("implements rulegate:checkout/rules@0.2.0")
     );
     assert!(run.stdout.contains("result   accepted"));
 
@@ -48,8 +48,37 @@ fn check_accepts_an_example_and_lists_its_imports() {
         report["exports"]
             .as_array()
             .unwrap()
-            .contains(&Value::from("rulegate:checkout/decisions@0.1.0"))
+            .contains(&Value::from("rulegate:checkout/decisions@0.2.0"))
     );
+}
+
+#[test]
+fn check_says_which_contract_a_module_implements() {
+    let older = fixture("modules/us-shop-contract-0.1.0.wasm");
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(&dir, "older.wasm", &older);
+    let run = rulegate(&["check", &path]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("implements rulegate:checkout/rules@0.1.0"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("contract rulegate:checkout@0.1.0, served as it is"),
+        "{}",
+        run.stdout
+    );
+    let run = rulegate(&["check", &path, "--json"]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["contract"], "rulegate:checkout@0.1.0");
+    let current = file(&dir, "us.wasm", example_wasm("us-shop"));
+    let run = rulegate(&["check", &current, "--json"]);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["contract"], "rulegate:checkout@0.2.0");
+    assert_eq!(report["world"], "rulegate:checkout/rules@0.2.0");
 }
 
 #[test]
@@ -62,7 +91,7 @@ fn check_refuses_with_a_reason_and_exit_1() {
         ),
         (
             "wrong-world",
-            "does not implement rulegate:checkout/rules@0.1.0",
+            "does not implement rulegate:checkout/rules@0.2.0",
         ),
         ("imports-filesystem", "FORBIDDEN wasi:filesystem/preopens@"),
     ] {

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use rulegate::engine::{
-    ArtifactCache, Engine, EngineError, EngineSettings, Limits, LoadError, ModuleHash, RuleSet,
+    ArtifactCache, Contract, Engine, EngineError, EngineSettings, Limits, LoadError, ModuleHash,
+    RuleSet,
 };
 use rulegate::model::{CustomerKind, RejectionCode, RuleError, ShippingMethod, Verdict};
-use rulegate_tests::{cart, core_module, engine, example_wasm, limits, load, module};
+use rulegate_tests::{cart, core_module, engine, example_wasm, fixture, limits, load, module};
 
 #[test]
 fn every_example_loads_and_answers() {
@@ -414,7 +415,7 @@ fn a_component_of_another_world_is_refused() {
         panic!("{error}")
     };
     assert!(
-        reason.contains("rulegate:checkout/decisions@0.1.0"),
+        reason.contains("rulegate:checkout/decisions@0.2.0"),
         "{reason}"
     );
     assert!(reason.contains("exports greet"), "{reason}");
@@ -613,4 +614,61 @@ fn module_logs_are_captured_bounded_and_kept_across_traps() {
             "deciding shipping for 1 lines"
         );
     }
+}
+
+/// Shipping and tax in one call of `quote` (contract 0.2.0), each half its own answer:
+/// a declined half does not cost the other its answer, and the session makes one call
+/// where a module of contract 0.1.0 (the US shop as the 0.1.0 SDK built it, kept in
+/// `tests/fixtures/modules/`) needs two, with the same answers.
+#[test]
+fn a_quote_is_one_call_and_a_module_of_contract_0_1_answers_alike() {
+    let engine = engine();
+    let older = engine
+        .load(&fixture("modules/us-shop-contract-0.1.0.wasm"))
+        .expect("a module of contract 0.1.0 is served");
+    let current = engine.load(example_wasm("us-shop")).unwrap();
+    assert_eq!(older.contract(), Contract::V0_1);
+    assert_eq!(current.contract(), Contract::V0_2);
+
+    let mut po_box = cart("USD", "US", 2);
+    po_box.shipping_address.as_mut().unwrap().street_lines = vec!["PO Box 42".into()];
+    for cart in [cart("USD", "US", 1), cart("USD", "US", 5), po_box.clone()] {
+        let mut before = older.session(&limits());
+        let mut now = current.session(&limits());
+        let (quoted_before, quoted) = (before.quote(&cart), now.quote(&cart));
+        assert_eq!(quoted, quoted_before);
+        assert_eq!((now.usage().calls, before.usage().calls), (1, 2));
+        assert_eq!(now.usage().instances, 1);
+        // Each half is what its own export answers.
+        assert_eq!(quoted.tax, now.tax(&cart));
+        assert_eq!(quoted.shipping, now.shipping_options(&cart));
+        assert_eq!(now.validate(&cart), before.validate(&cart));
+    }
+    let quoted = current.session(&limits()).quote(&cart("USD", "US", 5));
+    assert_eq!(quoted.tax.unwrap().unwrap().separate[0].rate, 725);
+    assert!(!quoted.shipping.unwrap().unwrap().is_empty());
+    let quoted = current.session(&limits()).quote(&po_box);
+    assert!(matches!(
+        quoted.shipping,
+        Ok(Err(RuleError::AddressUnsupported(_)))
+    ));
+}
+
+/// A quote that fails as a whole (here: `tax` traps) is made again as the two
+/// decisions on a fresh instance, so shipping still answers.
+#[test]
+fn a_quote_that_traps_is_made_again_as_two_decisions() {
+    let engine = engine();
+    let rules = load(&engine, core_module("tax-traps"));
+    let mut session = rules.session(&limits());
+    let quoted = session.quote(&cart("EUR", "DE", 2));
+    assert!(
+        matches!(quoted.tax, Err(EngineError::Trap { .. })),
+        "{quoted:?}"
+    );
+    assert_eq!(quoted.shipping.unwrap().unwrap()[0].id, "flat");
+    // The quote, then tax and shipping on their own; each failure a fresh instance.
+    assert_eq!(session.usage().calls, 3);
+    assert_eq!(session.usage().instances, 3);
+    still_serves(&engine);
 }

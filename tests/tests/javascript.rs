@@ -84,7 +84,8 @@ fn the_sdks_unit_tests_pass_and_its_types_are_generated_from_the_contract() {
     installed();
     let report = succeeds("node", &["--test", "dist/test/"]);
     assert!(report.contains("# fail 0"), "{report}");
-    // The checked-in declarations are what jco generates from wit/ today.
+    // The checked-in declarations are what jco generates from the contract it builds
+    // (0.1.0) today.
     let fresh = sdk().join("dist/types-check");
     let _ = std::fs::remove_dir_all(&fresh);
     succeeds(
@@ -92,7 +93,7 @@ fn the_sdks_unit_tests_pass_and_its_types_are_generated_from_the_contract() {
         &[
             "jco",
             "guest-types",
-            "../wit",
+            "../wit/0.1.0",
             "--world-name",
             "rules",
             "-o",
@@ -127,7 +128,7 @@ fn the_sdks_unit_tests_pass_and_its_types_are_generated_from_the_contract() {
         committed, generated,
         "src/wide.ts is stale: run `npm run types`"
     );
-    let wit = std::fs::read_to_string(sdk().join("../wit/checkout.wit")).unwrap();
+    let wit = std::fs::read_to_string(sdk().join("../wit/0.1.0/checkout.wit")).unwrap();
     let shipped = std::fs::read_to_string(sdk().join("wit/checkout.wit")).unwrap();
     assert_eq!(
         wit, shipped,

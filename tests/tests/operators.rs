@@ -11,7 +11,7 @@ use std::time::Duration;
 use rulegate_tests::config::ConfigFile;
 use rulegate_tests::http::{self, Response};
 use rulegate_tests::server::Server;
-use rulegate_tests::{eventually, example_wasm, fixture, metric, module};
+use rulegate_tests::{core_module, eventually, example_wasm, fixture, metric, module};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "admin-Token-5d1f";
@@ -237,6 +237,12 @@ fn broken_candidates_are_refused_by_the_admin_api_and_the_watched_directory() {
             "guarded",
             module("panics"),
             "smoke cart ca.json",
+        ),
+        (
+            "quote answers otherwise than shipping-options",
+            "guarded",
+            core_module("lying-quote"),
+            "the shipping-options half of `quote` differs",
         ),
     ] {
         let before = active_version(&server, tenant);

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
-use crate::engine::{Engine, EngineSettings};
+use crate::engine::{Contract, Engine, EngineSettings};
 use crate::signature::{self, PublicKey, Refusal, Signatures, Signers};
 
 /// Arguments of `rulegate check`.
@@ -107,10 +107,19 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             println!("exports  {}", inspection.exports.join(", "));
         }
         match &inspection.error {
-            None => println!(
-                "world    implements {}\nresult   accepted",
-                inspection.world
-            ),
+            None => {
+                println!("world    implements {}", inspection.world);
+                if let Some(contract) = inspection.contract
+                    && contract != Contract::CURRENT
+                {
+                    println!(
+                        "contract {contract}, served as it is; rebuilt with the current SDK \
+                         ({}) it answers shipping and tax in one call",
+                        Contract::CURRENT
+                    );
+                }
+                println!("result   accepted");
+            }
             Some(error) => println!("result   refused: {error}"),
         }
         match &signed {

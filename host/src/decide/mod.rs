@@ -247,7 +247,8 @@ fn flatten<T>(result: Result<Decided<T>, EngineError>) -> Result<Result<T, Rejec
     }
 }
 
-/// Runs `wanted`, in that order, on one session of `rules`.
+/// Runs `wanted`, in that order, on one session of `rules`; shipping and tax together
+/// as one quote, so a module of contract 0.2.0 gets the cart once.
 async fn run_session(
     rules: &SharedRuleSet,
     limits: &Limits,
@@ -256,9 +257,23 @@ async fn run_session(
     wanted: &[DecisionKind],
 ) -> (Vec<Outcome>, Usage) {
     let mut session = rules.session_async(limits, long_calls);
+    let quoted = wanted.contains(&DecisionKind::Shipping) && wanted.contains(&DecisionKind::Tax);
     let mut outcomes = Vec::with_capacity(wanted.len());
     for &kind in wanted {
-        outcomes.push(session.decide(kind, cart).await);
+        match kind {
+            DecisionKind::Shipping | DecisionKind::Tax if quoted => {
+                if outcomes
+                    .iter()
+                    .any(|outcome: &Outcome| outcome.kind() == kind)
+                {
+                    continue;
+                }
+                let quote = session.quote(cart).await;
+                outcomes.push(Outcome::Tax(quote.tax));
+                outcomes.push(Outcome::Shipping(quote.shipping));
+            }
+            kind => outcomes.push(session.decide(kind, cart).await),
+        }
     }
     (outcomes, session.usage().clone())
 }

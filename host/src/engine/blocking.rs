@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 use std::thread::Thread;
 
-use super::{AsyncSession, EngineError, Session, Usage};
+use super::{AsyncSession, EngineError, Quoted, Session, Usage};
 use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
 
 /// Runs `future` to completion on this thread, parking between polls.
@@ -49,6 +49,10 @@ impl Session for Blocking<'_> {
 
     fn validate(&mut self, cart: &Cart) -> Result<Decided<Verdict>, EngineError> {
         block_on(self.0.validate(cart))
+    }
+
+    fn quote(&mut self, cart: &Cart) -> Quoted {
+        block_on(self.0.quote(cart))
     }
 
     fn usage(&self) -> &Usage {

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::world::{self, Format, ImportCheck, WORLD};
+use super::world::{self, Contract, Exports, Format, ImportCheck, WORLDS};
 use super::{Engine, LoadError, ModuleHash};
 
 /// Everything `rulegate check` reports. Each step runs if the previous one allows it.
@@ -26,8 +26,10 @@ pub struct Inspection {
     /// Compile time, when it compiled.
     #[serde(serialize_with = "serialize_millis", rename = "compile_ms")]
     pub compile_time: Option<Duration>,
-    /// The world the module must implement.
+    /// The world the module implements, when it implements one; else the worlds it may.
     pub world: &'static str,
+    /// The version of the contract the module implements, when it implements one.
+    pub contract: Option<Contract>,
     /// Why the module is refused, or `None` when it is accepted.
     #[serde(serialize_with = "serialize_error")]
     pub error: Option<LoadError>,
@@ -70,7 +72,8 @@ impl Engine {
             imports: Vec::new(),
             exports: Vec::new(),
             compile_time: None,
-            world: WORLD,
+            world: WORLDS,
+            contract: None,
             error: None,
         };
         match world::format(bytes) {
@@ -93,6 +96,10 @@ impl Engine {
         inspection.compile_time = Some(began.elapsed());
         inspection.imports = world::imports(self.wasmtime(), &component);
         inspection.exports = world::exports(self.wasmtime(), &component);
+        if let Ok(exports) = Exports::find(self.wasmtime(), &component) {
+            inspection.contract = Some(exports.contract);
+            inspection.world = exports.contract.world();
+        }
         inspection.error = self
             .prepare(&component)
             .err()

@@ -48,7 +48,7 @@ pub use native::NativeRules;
 pub use outcome::Outcome;
 pub use usage::{LogEntry, Usage};
 pub use wasm::{Engine, WasmRules};
-pub use world::{ImportCheck, WORLD};
+pub use world::{Contract, ImportCheck, WORLD};
 
 use crate::model::{Cart, Decided, DecisionKind, ShippingOption, TaxDecision, Verdict};
 
@@ -89,6 +89,14 @@ pub trait Session: Send {
     /// The `validate` decision, checked against the contract.
     fn validate(&mut self, cart: &Cart) -> Result<Decided<Verdict>, EngineError>;
 
+    /// The `shipping-options` and `tax` decisions on one cart, each checked against the
+    /// contract: by default `tax`, then `shipping-options`.
+    fn quote(&mut self, cart: &Cart) -> Quoted {
+        let tax = self.tax(cart);
+        let shipping = self.shipping_options(cart);
+        Quoted { shipping, tax }
+    }
+
     /// What the session has used so far.
     fn usage(&self) -> &Usage;
 
@@ -106,6 +114,19 @@ pub trait Session: Send {
 pub type Deciding<'a, T> =
     Pin<Box<dyn Future<Output = Result<Decided<T>, EngineError>> + Send + 'a>>;
 
+/// The shipping and tax decisions of one cart, each with its own outcome, as a callback
+/// that changed the cart needs them (see [`AsyncSession::quote`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quoted {
+    /// `shipping-options`.
+    pub shipping: Result<Decided<Vec<ShippingOption>>, EngineError>,
+    /// `tax`.
+    pub tax: Result<Decided<TaxDecision>, EngineError>,
+}
+
+/// A [`Quoted`] in progress.
+pub type Quoting<'a> = Pin<Box<dyn Future<Output = Quoted> + Send + 'a>>;
+
 /// [`Session`] for async callers: the same decisions, awaited.
 pub trait AsyncSession: Send {
     /// The `shipping-options` decision, checked against the contract.
@@ -116,6 +137,18 @@ pub trait AsyncSession: Send {
 
     /// The `validate` decision, checked against the contract.
     fn validate<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Verdict>;
+
+    /// The `shipping-options` and `tax` decisions on one cart, each checked against the
+    /// contract and failing on its own: one call of `quote` where the module exports it
+    /// (contract 0.2.0), so the cart enters the module once; by default `tax`, then
+    /// `shipping-options`.
+    fn quote<'a>(&'a mut self, cart: &'a Cart) -> Quoting<'a> {
+        Box::pin(async move {
+            let tax = self.tax(cart).await;
+            let shipping = self.shipping_options(cart).await;
+            Quoted { shipping, tax }
+        })
+    }
 
     /// What the session has used so far.
     fn usage(&self) -> &Usage;

@@ -8,8 +8,8 @@ use std::time::Instant;
 use rulegate_sdk as sdk;
 
 use super::{
-    AsyncSession, Deciding, EngineError, Limits, LogEntry, LongCalls, RuleSet, Session, Usage,
-    contract,
+    AsyncSession, Deciding, EngineError, Limits, LogEntry, LongCalls, Quoted, Quoting, RuleSet,
+    Session, Usage, contract,
 };
 use crate::model::{self as m, Cart, Decided, ShippingOption, TaxDecision, Verdict};
 
@@ -64,11 +64,15 @@ impl<R: sdk::Rules> NativeSession<R> {
     where
         S: Convert<T>,
     {
+        self.timed(cart, |cart| convert(decide(cart)))
+    }
+
+    /// Runs `decide` on the cart converted once; times it and collects logs.
+    fn timed<T>(&mut self, cart: &Cart, decide: impl FnOnce(&sdk::Cart) -> T) -> T {
         let began = Instant::now();
+        self.usage.calls += 1;
         let cart: sdk::Cart = cart.clone().convert();
-        let decided = decide(&cart)
-            .map(Convert::convert)
-            .map_err(Convert::convert);
+        let decided = decide(&cart);
         for (level, message) in sdk::log::take_captured() {
             self.usage.logs.push(LogEntry {
                 level: level.convert(),
@@ -78,6 +82,10 @@ impl<R: sdk::Rules> NativeSession<R> {
         self.usage.elapsed += began.elapsed();
         decided
     }
+}
+
+fn convert<S: Convert<T>, T>(decided: Result<S, sdk::RuleError>) -> Decided<T> {
+    decided.map(Convert::convert).map_err(Convert::convert)
 }
 
 impl<R: sdk::Rules> Session for NativeSession<R> {
@@ -102,6 +110,17 @@ impl<R: sdk::Rules> Session for NativeSession<R> {
         Ok(decided)
     }
 
+    /// Both decisions on one conversion of the cart, as a module's `quote` has them.
+    fn quote(&mut self, cart: &Cart) -> Quoted {
+        let (tax, shipping) = self.timed(cart, |cart| {
+            (convert(R::tax(cart)), convert(R::shipping_options(cart)))
+        });
+        Quoted {
+            shipping: contract::check_shipping(cart, &shipping).map(|()| shipping),
+            tax: contract::check_tax(cart, &tax).map(|()| tax),
+        }
+    }
+
     fn usage(&self) -> &Usage {
         &self.usage
     }
@@ -119,6 +138,10 @@ impl<R: sdk::Rules> AsyncSession for NativeSession<R> {
 
     fn validate<'a>(&'a mut self, cart: &'a Cart) -> Deciding<'a, Verdict> {
         Box::pin(std::future::ready(Session::validate(self, cart)))
+    }
+
+    fn quote<'a>(&'a mut self, cart: &'a Cart) -> Quoting<'a> {
+        Box::pin(std::future::ready(Session::quote(self, cart)))
     }
 
     fn usage(&self) -> &Usage {

@@ -14,6 +14,9 @@ use crate::model::bindings::rulegate::checkout::host::{Host, LogLevel};
 const MAX_LOG_ENTRIES: usize = 64;
 const MAX_LOG_MESSAGE_BYTES: usize = 1024;
 
+/// The host interface of contract 0.1.0, whose modules the host keeps serving.
+const OLDER_HOST: &str = "rulegate:checkout/host@0.1.0";
+
 /// Table elements an instance may grow to.
 const MAX_TABLE_ELEMENTS: usize = 100_000;
 
@@ -29,6 +32,15 @@ pub(super) fn linker(engine: &wasmtime::Engine) -> anyhow::Result<Linker<CallSta
     let mut linker = Linker::<CallState>::new(engine);
     let l = &mut linker;
     Rules::add_to_linker::<CallState, HasSelf<CallState>>(l, |state| state).map_err(wrap)?;
+    // Modules of contract 0.1.0 import its host interface, which has the same `log`.
+    l.instance(OLDER_HOST)
+        .and_then(|mut host| {
+            host.func_wrap("log", |mut store, (level, message): (LogLevel, String)| {
+                Host::log(store.data_mut(), level, message);
+                Ok(())
+            })
+        })
+        .map_err(wrap)?;
     cli::exit::add_to_linker::<CallState, WasiCli>(l, cli_view).map_err(wrap)?;
     cli::environment::add_to_linker::<CallState, WasiCli>(l, cli_view).map_err(wrap)?;
     cli::stdin::add_to_linker::<CallState, WasiCli>(l, cli_view).map_err(wrap)?;

@@ -19,6 +19,8 @@ pub struct Usage {
     /// Instances created (1 unless a decision failed and the next needed a fresh one,
     /// or a direct call was made again).
     pub instances: u32,
+    /// Calls into the module: one per decision, and one for both halves of a `quote`.
+    pub calls: u32,
     /// Direct calls still running after a whole tick of the deadline clock, made again
     /// on the async path on a fresh instance (counted in `instances` too). Rules are
     /// deterministic, so the second call gives the answer the first would have.

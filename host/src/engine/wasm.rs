@@ -13,9 +13,9 @@ use wasmtime::component::{Component, InstancePre, Lift};
 
 use super::componentize::componentize;
 use super::sandbox::{self, CallState};
-use super::world::{self, Export, Exports, Format};
+use super::world::{self, Contract, Export, Exports, Format};
 use super::{ArtifactCache, EngineSettings, LoadError, ModuleHash, SlotReset};
-use crate::model::{Cart, Decided};
+use crate::model::Cart;
 
 /// Fuel and deadline-clock ticks the load-time instantiation may use: instantiating
 /// runs no rules, so a component that needs more is broken.
@@ -165,29 +165,36 @@ impl Engine {
             super::block_on(prepared.pre.instantiate_async(&mut store))
         }
         .map_err(|error| LoadError::Instantiation(format!("{error:?}")))?;
-        fn check<T>(
+        fn check<R>(
             store: &mut Store<CallState>,
             instance: &wasmtime::component::Instance,
-            export: Export<T>,
+            contract: Contract,
+            export: Export<R>,
             name: &str,
         ) -> Result<(), LoadError>
         where
-            Decided<T>: Lift + Send + Sync + 'static,
+            R: Lift + Send + Sync + 'static,
         {
             instance
-                .get_typed_func::<(&Cart,), (Decided<T>,)>(&mut *store, export.index)
+                .get_typed_func::<(&Cart,), (R,)>(&mut *store, export.index)
                 .map(drop)
-                .map_err(|error| world::mistyped(name, error))
+                .map_err(|error| world::mistyped(contract, name, error))
         }
         let exports = &prepared.exports;
+        let contract = exports.contract;
+        let store = &mut store;
         check(
-            &mut store,
+            store,
             &instance,
+            contract,
             exports.shipping_options,
             "shipping-options",
         )?;
-        check(&mut store, &instance, exports.tax, "tax")?;
-        check(&mut store, &instance, exports.validate, "validate")?;
+        check(store, &instance, contract, exports.tax, "tax")?;
+        check(store, &instance, contract, exports.validate, "validate")?;
+        if let Some(quote) = exports.quote {
+            check(store, &instance, contract, quote, "quote")?;
+        }
         Ok(())
     }
 
@@ -242,6 +249,11 @@ impl fmt::Debug for WasmRules {
 }
 
 impl WasmRules {
+    /// The version of the contract the module implements.
+    pub fn contract(&self) -> Contract {
+        self.prepared.exports.contract
+    }
+
     /// The module's content hash.
     pub fn hash(&self) -> &ModuleHash {
         &self.hash

@@ -24,8 +24,11 @@ use wasmtime::{Store, UpdateDeadline};
 use super::sandbox::{self, CallState};
 use super::wasm::WasmRules;
 use super::world::Export;
-use super::{AsyncSession, Deciding, EngineError, Limits, LongCalls, RuleSet, Usage, contract};
-use crate::model::{Cart, Decided, ShippingOption, TaxDecision, Verdict};
+use super::{
+    AsyncSession, Deciding, EngineError, Limits, LongCalls, Quoted, Quoting, RuleSet, Usage,
+    contract,
+};
+use crate::model::{Cart, ShippingOption, TaxDecision, Verdict};
 
 /// Ticks of the deadline clock a session may run before it needs its long-call lanes.
 /// A tick can pass during any call, so a call that sees one is not yet long; a healthy
@@ -148,9 +151,9 @@ impl<'a> WasmSession<'a> {
 
     /// Runs `export` with `cart` on the live instance (or a fresh one): directly while
     /// the session may, else (or once a direct call met a tick) on the async path.
-    async fn call<T>(&mut self, export: Export<T>, cart: &Cart) -> Result<Decided<T>, EngineError>
+    async fn call<R>(&mut self, export: Export<R>, cart: &Cart) -> Result<R, EngineError>
     where
-        Decided<T>: Lift + Send + Sync + 'static,
+        R: Lift + Send + Sync + 'static,
     {
         let began = Instant::now();
         if began >= self.deadline() {
@@ -175,14 +178,14 @@ impl<'a> WasmSession<'a> {
     /// One attempt at `export`: on the live instance (instantiating one first if
     /// needed), under a fresh fuel budget; records usage and classifies failures. Time
     /// is counted from `began`, so a decision moved to the async path counts both.
-    async fn attempt<T>(
+    async fn attempt<R>(
         &mut self,
-        export: Export<T>,
+        export: Export<R>,
         cart: &Cart,
         began: Instant,
-    ) -> Result<Decided<T>, Failed>
+    ) -> Result<R, Failed>
     where
-        Decided<T>: Lift + Send + Sync + 'static,
+        R: Lift + Send + Sync + 'static,
     {
         let budget = self.budget();
         let (mut store, instance) = match self.live.take() {
@@ -210,6 +213,7 @@ impl<'a> WasmSession<'a> {
             }
         };
         set_budget(&mut store, budget);
+        self.usage.calls += 1;
         match call_export(&mut store, instance, export, cart, self.direct).await {
             Ok(value) => {
                 self.account(&mut store, budget, began);
@@ -250,28 +254,28 @@ impl<'a> WasmSession<'a> {
 
 /// Calls `export` on `instance` with `cart`, without checking its type again: directly
 /// or on a fiber, as the session made the store for (`direct`).
-async fn call_export<T>(
+async fn call_export<R>(
     store: &mut Store<CallState>,
     instance: Instance,
-    export: Export<T>,
+    export: Export<R>,
     cart: &Cart,
     direct: bool,
-) -> wasmtime::Result<Decided<T>>
+) -> wasmtime::Result<R>
 where
-    Decided<T>: Lift + Send + Sync + 'static,
+    R: Lift + Send + Sync + 'static,
 {
     let func = instance
         .get_func(&mut *store, export.index)
         .ok_or_else(|| {
             wasmtime::Error::msg("the instance has no export at the contract's index")
         })?;
-    // SAFETY: `Engine::prepare` type-checked this export against `(&Cart,) ->
-    // (Decided<T>,)` on an instance of the same component before the module could be
-    // used (`Export<T>` ties the index to that `T`), and every instance of a component
-    // has the same export types. The test `a_mistyped_export_is_refused_at_load` breaks
+    // SAFETY: `Engine::prepare` type-checked this export against `(&Cart,) -> (R,)` on
+    // an instance of the same component before the module could be used (`Export<R>`
+    // ties the index to that `R`), and every instance of a component has the same
+    // export types. The test `a_mistyped_export_is_refused_at_load` breaks
     // if the load-time check stops refusing a component whose export has another type.
     #[allow(unsafe_code)]
-    let func = unsafe { TypedFunc::<(&Cart,), (Decided<T>,)>::new_unchecked(func) };
+    let func = unsafe { TypedFunc::<(&Cart,), (R,)>::new_unchecked(func) };
     let (decided,) = if direct {
         func.call(&mut *store, (cart,))?
     } else {
@@ -317,7 +321,40 @@ impl AsyncSession for WasmSession<'_> {
         })
     }
 
+    fn quote<'a>(&'a mut self, cart: &'a Cart) -> Quoting<'a> {
+        Box::pin(async move {
+            let Some(export) = self.rules.prepared.exports.quote else {
+                return self.each(cart).await;
+            };
+            match self.call(export, cart).await {
+                Ok(quote) => Quoted {
+                    shipping: contract::check_shipping(cart, &quote.shipping)
+                        .map(|()| quote.shipping),
+                    tax: contract::check_tax(cart, &quote.tax).map(|()| quote.tax),
+                },
+                // Past the deadline, the decisions on their own could not run either.
+                Err(error @ EngineError::Deadline { .. }) => Quoted {
+                    shipping: Err(error.clone()),
+                    tax: Err(error),
+                },
+                // The call failed as a whole (trap, fuel, memory): each decision again
+                // on its own, on a fresh instance and budget, so one's failure does not
+                // cost the other its answer.
+                Err(_) => self.each(cart).await,
+            }
+        })
+    }
+
     fn usage(&self) -> &Usage {
         &self.usage
+    }
+}
+
+impl WasmSession<'_> {
+    /// `tax`, then `shipping-options`: a quote as two calls.
+    async fn each(&mut self, cart: &Cart) -> Quoted {
+        let tax = self.tax(cart).await;
+        let shipping = self.shipping_options(cart).await;
+        Quoted { shipping, tax }
     }
 }

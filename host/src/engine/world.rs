@@ -1,6 +1,6 @@
-//! What a rules module must be: a component of the contract's world (as given, or made
-//! of a core module at load) that imports only what the sandbox grants and exports the
-//! contract's three decisions. These are the load-time checks of the activation gate
+//! What a rules module must be: a component of one of the contract's worlds (as given,
+//! or made of a core module at load) that imports only what the sandbox grants and
+//! exports the contract's decisions. These are the load-time checks of the activation gate
 //! and of `rulegate check`.
 
 use std::marker::PhantomData;
@@ -8,13 +8,63 @@ use std::marker::PhantomData;
 use wasmtime::component::{Component, ComponentExportIndex};
 
 use super::LoadError;
-use crate::model::{ShippingOption, TaxDecision, Verdict};
+use crate::model::{Decided, QuoteDecision, ShippingOption, TaxDecision, Verdict};
 
-/// The world every rules module implements.
-pub const WORLD: &str = "rulegate:checkout/rules@0.1.0";
+/// The world of the contract's current version, which the SDKs build.
+pub const WORLD: &str = Contract::CURRENT.world();
 
-/// The interface of the world's exports.
-const DECISIONS: &str = "rulegate:checkout/decisions@0.1.0";
+/// A version of the contract a module implements. The host serves every one of them:
+/// a module built against an older version keeps working unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Contract {
+    /// `rulegate:checkout@0.1.0`: `shipping-options`, `tax` and `validate`.
+    #[serde(rename = "rulegate:checkout@0.1.0")]
+    V0_1,
+    /// `rulegate:checkout@0.2.0`: adds `quote`, shipping and tax in one call.
+    #[serde(rename = "rulegate:checkout@0.2.0")]
+    V0_2,
+}
+
+impl Contract {
+    /// The version the SDKs build.
+    pub const CURRENT: Contract = Contract::V0_2;
+
+    /// Every version, newest first: the order a module's exports are looked up in.
+    const ALL: [Contract; 2] = [Contract::V0_2, Contract::V0_1];
+
+    /// The contract's package, e.g. `rulegate:checkout@0.2.0`.
+    pub const fn package(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "rulegate:checkout@0.1.0",
+            Contract::V0_2 => "rulegate:checkout@0.2.0",
+        }
+    }
+
+    /// The world a module of this version implements.
+    pub const fn world(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "rulegate:checkout/rules@0.1.0",
+            Contract::V0_2 => "rulegate:checkout/rules@0.2.0",
+        }
+    }
+
+    /// The interface of the world's exports.
+    const fn decisions(self) -> &'static str {
+        match self {
+            Contract::V0_1 => "rulegate:checkout/decisions@0.1.0",
+            Contract::V0_2 => "rulegate:checkout/decisions@0.2.0",
+        }
+    }
+}
+
+impl std::fmt::Display for Contract {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.package())
+    }
+}
+
+/// The worlds a module may implement, for refusals.
+pub const WORLDS: &str = "rulegate:checkout/rules@0.2.0 (or @0.1.0)";
 
 /// The WASI interfaces a std Rust guest imports even when it does no I/O; the sandbox
 /// satisfies them with an empty context.
@@ -199,39 +249,43 @@ pub(super) fn exports(engine: &wasmtime::Engine, component: &Component) -> Vec<S
 /// The refusal of a component that is not of the world, saying why.
 pub(super) fn wrong_world(reason: impl std::fmt::Display) -> LoadError {
     LoadError::WrongWorld {
-        world: WORLD,
+        world: WORLDS,
         reason: reason.to_string(),
     }
 }
 
-/// One export of the contract, whose answer is a `Decided<T>`: the type ties the index
-/// to the Rust type its results are lifted as, so a call cannot pair them wrongly.
-pub(super) struct Export<T> {
+/// One export of the contract, whose results are lifted as `R`: the type ties the
+/// index to the Rust type of its answer, so a call cannot pair them wrongly.
+pub(super) struct Export<R> {
     pub(super) index: ComponentExportIndex,
-    answer: PhantomData<fn() -> T>,
+    answer: PhantomData<fn() -> R>,
 }
 
-impl<T> Clone for Export<T> {
+impl<R> Clone for Export<R> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<T> Copy for Export<T> {}
+impl<R> Copy for Export<R> {}
 
-/// Where the contract's three exports are in a module, found once at load (a component
-/// that lacks one is of another world). Their types are checked once at load too
-/// (`Engine::prepare`), so a call needs no check of its own.
+/// Where the contract's exports are in a module, and which version of the contract it
+/// implements, found once at load (a component that lacks one is of another world).
+/// Their types are checked once at load too (`Engine::prepare`), so a call needs no
+/// check of its own.
 #[derive(Clone, Copy)]
 pub(super) struct Exports {
-    pub(super) shipping_options: Export<Vec<ShippingOption>>,
-    pub(super) tax: Export<TaxDecision>,
-    pub(super) validate: Export<Verdict>,
+    pub(super) contract: Contract,
+    pub(super) shipping_options: Export<Decided<Vec<ShippingOption>>>,
+    pub(super) tax: Export<Decided<TaxDecision>>,
+    pub(super) validate: Export<Decided<Verdict>>,
+    /// `quote`, from contract 0.2.0 on.
+    pub(super) quote: Option<Export<QuoteDecision>>,
 }
 
 impl Exports {
-    /// Finds the contract's exports in `component`, or refuses it saying which one is
-    /// missing and what it exports instead.
+    /// Finds the contract's exports in `component`, of the newest version it exports,
+    /// or refuses it saying which one is missing and what it exports instead.
     pub(super) fn find(
         engine: &wasmtime::Engine,
         component: &Component,
@@ -245,23 +299,38 @@ impl Exports {
             };
             wrong_world(format!("{reason} (the component exports {exported})"))
         };
-        let interface = component
-            .get_export_index(None, DECISIONS)
-            .ok_or_else(|| missing(format!("no exported instance `{DECISIONS}`")))?;
+        let found = Contract::ALL.into_iter().find_map(|contract| {
+            component
+                .get_export_index(None, contract.decisions())
+                .map(|interface| (contract, interface))
+        });
+        let Some((contract, interface)) = found else {
+            return Err(missing(format!(
+                "no exported instance `{}`",
+                Contract::CURRENT.decisions()
+            )));
+        };
         let index = |name: &str| {
             component
                 .get_export_index(Some(&interface), name)
-                .ok_or_else(|| missing(format!("`{DECISIONS}` has no export `{name}`")))
+                .ok_or_else(|| {
+                    missing(format!("`{}` has no export `{name}`", contract.decisions()))
+                })
         };
         Ok(Exports {
+            contract,
             shipping_options: Export::at(index("shipping-options")?),
             tax: Export::at(index("tax")?),
             validate: Export::at(index("validate")?),
+            quote: match contract {
+                Contract::V0_1 => None,
+                Contract::V0_2 => Some(Export::at(index("quote")?)),
+            },
         })
     }
 }
 
-impl<T> Export<T> {
+impl<R> Export<R> {
     fn at(index: ComponentExportIndex) -> Self {
         Export {
             index,
@@ -271,9 +340,10 @@ impl<T> Export<T> {
 }
 
 /// The refusal of an export whose type is not the contract's.
-pub(super) fn mistyped(name: &str, error: impl std::fmt::Display) -> LoadError {
+pub(super) fn mistyped(contract: Contract, name: &str, error: impl std::fmt::Display) -> LoadError {
     wrong_world(format!(
-        "`{DECISIONS}` exports `{name}` with another type than the contract's: {error}"
+        "`{}` exports `{name}` with another type than the contract's: {error}",
+        contract.decisions()
     ))
 }
 

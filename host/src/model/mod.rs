@@ -12,8 +12,8 @@ pub mod money;
 pub use bindings::rulegate::checkout::host::LogLevel;
 pub use bindings::rulegate::checkout::types::{
     Address, Attribute, BasisPoints, Cart, Customer, CustomerKind, Line, LineKind, MilliUnits,
-    MinorUnits, PickupPoint, Platform, Price, Rejection, RejectionCode, RuleError, SeparateTax,
-    ShippingMethod, ShippingOption, TaxDecision, Verdict,
+    MinorUnits, PickupPoint, Platform, Price, QuoteDecision, Rejection, RejectionCode, RuleError,
+    SeparateTax, ShippingMethod, ShippingOption, TaxDecision, Verdict,
 };
 
 /// The largest amount anywhere in a cart or a decision, in minor units (10^13: a

@@ -12,7 +12,7 @@ use anyhow::Context;
 use super::ActivationError;
 use super::store::Store;
 use super::tenant::Tenant;
-use crate::engine::{Engine, Limits, ModuleHash, SharedRuleSet};
+use crate::engine::{Engine, EngineError, Limits, ModuleHash, Outcome, SharedRuleSet};
 use crate::model::{Cart, DecisionKind};
 use crate::signature::{Refusal, Signatures, Signers};
 use crate::strict;
@@ -123,13 +123,33 @@ impl Gate<'_> {
         let rules: SharedRuleSet = engine
             .load(bytes)
             .map_err(|error| ActivationError::Refused(error.to_string()))?;
+        let failed = |name: &str, what: &str, error: &EngineError| {
+            ActivationError::Refused(format!(
+                "smoke cart {name}: {what} failed: {}",
+                error.to_string().lines().next().unwrap_or("")
+            ))
+        };
         for (name, cart) in self.smoke {
             let mut session = rules.session(self.limits);
+            let mut answers = Vec::with_capacity(DecisionKind::ALL.len());
             for kind in DecisionKind::ALL {
-                if let Some(error) = session.decide(kind, cart).error() {
+                let outcome = session.decide(kind, cart);
+                if let Some(error) = outcome.error() {
+                    return Err(failed(name, kind.export_name(), error));
+                }
+                answers.push(outcome);
+            }
+            // A quote must answer as the two decisions do on their own.
+            let quoted = session.quote(cart);
+            for outcome in [Outcome::Tax(quoted.tax), Outcome::Shipping(quoted.shipping)] {
+                if let Some(error) = outcome.error() {
+                    return Err(failed(name, "quote", error));
+                }
+                if !answers.contains(&outcome) {
                     return Err(ActivationError::Refused(format!(
-                        "smoke cart {name}: {kind} failed: {}",
-                        error.to_string().lines().next().unwrap_or("")
+                        "smoke cart {name}: the {kind} half of `quote` differs from what `{kind}` \
+                         answers",
+                        kind = outcome.kind()
                     )));
                 }
             }
