@@ -19,7 +19,7 @@ import ts from "typescript";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const [types = join(root, "types"), out = join(root, "src/wide.ts")] = process.argv.slice(2);
 const declarations = join(types, "interfaces/rulegate-checkout-decisions.d.ts");
-const MODULE = "rulegate:checkout/decisions@0.1.0";
+const MODULE = "rulegate:checkout/decisions@0.2.0";
 
 const program = ts.createProgram([declarations], { strict: true, noEmit: true, types: [] });
 const checker = program.getTypeChecker();

@@ -66,7 +66,7 @@ async function bundle(source: string, dir: string): Promise<string> {
   await writeFile(
     entry,
     [
-      `import { log as hostLog } from "rulegate:checkout/host@0.1.0";`,
+      `import { log as hostLog } from "rulegate:checkout/host@0.2.0";`,
       `import { log } from "@rulegate/sdk";`,
       `import { exported } from ${JSON.stringify(join(SDK, "wire.js"))};`,
       `import { decisions as rules } from ${JSON.stringify(source)};`,

@@ -1,6 +1,6 @@
 /// <reference path="../types/rules.d.ts" preserve="true" />
 /**
- * The contract's types (`rulegate:checkout@0.1.0`), as generated from `wit/` into
+ * The contract's types (`rulegate:checkout@0.2.0`), as generated from `wit/` into
  * `types/` by `npm run types`: re-exported under one name so rules import them from
  * the SDK.
  */
@@ -27,4 +27,4 @@ export type {
   ShippingOption,
   TaxDecision,
   Verdict,
-} from "rulegate:checkout/types@0.1.0";
+} from "rulegate:checkout/types@0.2.0";

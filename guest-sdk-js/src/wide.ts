@@ -22,4 +22,5 @@ export const PARAMETERS: Readonly<Record<string, ReadonlyArray<Wide | null>>> = 
   shippingOptions: [CART],
   tax: [CART],
   validate: [CART],
+  quote: [CART],
 };

@@ -84,9 +84,25 @@ function ruleError(thrown: unknown): unknown {
 
 type Decision = (...parameters: never[]) => unknown;
 
+/** One half of a `quote`: the decision's answer or its `rule-error` as a `result`;
+ * anything else rethrown (the host sees a trap and asks each decision on its own). */
+function half(decide: Decision, decisions: object, cart: never): unknown {
+  try {
+    return { tag: "ok", val: outward(decide.call(decisions, cart)) };
+  } catch (thrown) {
+    const error = ruleError(thrown);
+    if (error === undefined) {
+      throw thrown;
+    }
+    return { tag: "err", val: error };
+  }
+}
+
 /** `decisions` as the component exports them: parameters made `bigint` and `undefined`,
  * answers made numbers, a {@link RuleFailure}'s payload thrown as the `rule-error`, and
- * anything else rethrown (the host sees a trap). */
+ * anything else rethrown (the host sees a trap). The contract's `quote` is added: the
+ * rules' `shippingOptions` and `tax` on the cart converted once, each half its own
+ * result. */
 export function exported<T extends object>(decisions: T): T {
   const exports: Record<string, Decision> = {};
   for (const [name, decide] of Object.entries(decisions) as Array<[string, Decision]>) {
@@ -98,6 +114,14 @@ export function exported<T extends object>(decisions: T): T {
       } catch (thrown) {
         throw ruleError(thrown) ?? thrown;
       }
+    };
+  }
+  const { shippingOptions, tax } = decisions as Partial<Record<string, Decision>>;
+  if (shippingOptions !== undefined && tax !== undefined) {
+    const wide = PARAMETERS.quote?.[0];
+    exports.quote = (cart: never) => {
+      const inner = inward(cart, wide) as never;
+      return { shipping: half(shippingOptions, decisions, inner), tax: half(tax, decisions, inner) };
     };
   }
   return exports as T;

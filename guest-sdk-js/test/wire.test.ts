@@ -44,7 +44,7 @@ function exportedWith(shippingOptions: (cart: Cart) => ShippingOption[]) {
     tax: (cart) => ({ lineRates: new Uint32Array(cart.lines.length), separate: [] }),
     validate: () => approve(),
   };
-  return exported(rules) as unknown as Record<keyof Rules, (cart: unknown) => unknown>;
+  return exported(rules) as unknown as Record<keyof Rules | "quote", (cart: unknown) => unknown>;
 }
 
 test("a rule sees the contract's types: bigint for 64-bit integers, undefined for none", () => {
@@ -104,4 +104,30 @@ test("an amount beyond 2^53 is refused both ways, never rounded", () => {
   assert.throws(() => decisions.shippingOptions(wireCart(2 ** 53)), beyond);
   const huge = exportedWith(() => [shippingOption("huge", "Huge", excludingTax(2n ** 60n), 0)]);
   assert.throws(() => huge.shippingOptions(wireCart(1)), beyond);
+});
+
+test("quote answers shipping and tax in one call, each half its own result", () => {
+  let carts = 0;
+  const decisions = exportedWith((cart) => {
+    carts += cart.lines.length;
+    return OPTIONS;
+  });
+  assert.deepEqual(decisions.quote(wireCart(1999)), {
+    shipping: { tag: "ok", val: decisions.shippingOptions(wireCart(1999)) },
+    tax: { tag: "ok", val: { lineRates: [0], separate: [] } },
+  });
+  assert.equal(carts, 2);
+  const declining = exportedWith(() => {
+    throw cannotDecide("no rates");
+  });
+  assert.deepEqual(declining.quote(wireCart(1)), {
+    shipping: { tag: "err", val: { tag: "cannot-decide", val: "no rates" } },
+    tax: { tag: "ok", val: { lineRates: [0], separate: [] } },
+  });
+  // Anything else fails the whole call: the host then asks each decision on its own.
+  const bug = new TypeError("a bug");
+  const failing = exportedWith(() => {
+    throw bug;
+  });
+  assert.throws(() => failing.quote(wireCart(1)), (thrown: unknown) => thrown === bug);
 });

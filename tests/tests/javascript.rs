@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use rulegate::engine::SharedRuleSet;
-use rulegate::engine::{EngineError, Limits, LoadError};
+use rulegate::engine::{Contract, EngineError, Limits, LoadError};
 use rulegate::model::Cart;
 use rulegate::model::RuleError;
 use rulegate_tests::{cart, decide_all, engine, example_wasm, load, module, strategies};
@@ -84,8 +84,7 @@ fn the_sdks_unit_tests_pass_and_its_types_are_generated_from_the_contract() {
     installed();
     let report = succeeds("node", &["--test", "dist/test/"]);
     assert!(report.contains("# fail 0"), "{report}");
-    // The checked-in declarations are what jco generates from the contract it builds
-    // (0.1.0) today.
+    // The checked-in declarations are what jco generates from wit/ today.
     let fresh = sdk().join("dist/types-check");
     let _ = std::fs::remove_dir_all(&fresh);
     succeeds(
@@ -93,7 +92,7 @@ fn the_sdks_unit_tests_pass_and_its_types_are_generated_from_the_contract() {
         &[
             "jco",
             "guest-types",
-            "../wit/0.1.0",
+            "../wit",
             "--world-name",
             "rules",
             "-o",
@@ -128,7 +127,7 @@ fn the_sdks_unit_tests_pass_and_its_types_are_generated_from_the_contract() {
         committed, generated,
         "src/wide.ts is stale: run `npm run types`"
     );
-    let wit = std::fs::read_to_string(sdk().join("../wit/0.1.0/checkout.wit")).unwrap();
+    let wit = std::fs::read_to_string(sdk().join("../wit/checkout.wit")).unwrap();
     let shipped = std::fs::read_to_string(sdk().join("wit/checkout.wit")).unwrap();
     assert_eq!(
         wit, shipped,
@@ -160,6 +159,16 @@ fn typescript_rules_built_by_the_sdk_answer_as_their_rust_twin() {
             "{currency} {country} {lines}"
         );
     }
+    // The SDK builds the current contract: shipping and tax in one quote call, each
+    // half as its own decision answers.
+    assert_eq!(inspection.contract, Some(Contract::CURRENT));
+    let three = cart("EUR", "DE", 3);
+    let mut session = typescript.session(&rulegate_tests::limits());
+    let quoted = session.quote(&three);
+    assert_eq!(session.usage().calls, 1);
+    assert_eq!(quoted.shipping, session.shipping_options(&three));
+    assert_eq!(quoted.tax, session.tax(&three));
+    assert_eq!(quoted, rust.session(&rulegate_tests::limits()).quote(&three));
     // The SDK's log reaches the host.
     let mut session = typescript.session(&rulegate_tests::limits());
     session

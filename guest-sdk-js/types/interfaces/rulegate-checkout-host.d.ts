@@ -1,4 +1,4 @@
-declare module 'rulegate:checkout/host@0.1.0' {
+declare module 'rulegate:checkout/host@0.2.0' {
   /**
    * Leaves a message in the host's record of this call (shown by `rulegate run` and
    * kept with the decision). The host keeps a bounded number of bytes per call and

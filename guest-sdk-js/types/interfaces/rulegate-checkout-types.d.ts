@@ -1,4 +1,4 @@
-declare module 'rulegate:checkout/types@0.1.0' {
+declare module 'rulegate:checkout/types@0.2.0' {
   /**
    * An amount of money in the minor unit of the cart's currency: cents for EUR and
    * USD, öre for SEK, yen for JPY (exponent 0), fils for KWD (exponent 3).
@@ -469,4 +469,20 @@ declare module 'rulegate:checkout/types@0.1.0' {
     tag: 'cannot-decide',
     val: string,
   }
+  /**
+   * The shipping and tax decisions on one cart, each with its own result, so a module
+   * can decline one and answer the other and the host's failure policy still applies
+   * to each.
+   */
+  export interface QuoteDecision {
+    /**
+     * What `shipping-options` answers for the cart.
+     */
+    shipping: Result<Array<ShippingOption>, RuleError>,
+    /**
+     * What `tax` answers for the cart.
+     */
+    tax: Result<TaxDecision, RuleError>,
+  }
+  export type Result<T, E> = { tag: 'ok', val: T } | { tag: 'err', val: E };
 }
