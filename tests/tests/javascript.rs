@@ -168,7 +168,10 @@ fn typescript_rules_built_by_the_sdk_answer_as_their_rust_twin() {
     assert_eq!(session.usage().calls, 1);
     assert_eq!(quoted.shipping, session.shipping_options(&three));
     assert_eq!(quoted.tax, session.tax(&three));
-    assert_eq!(quoted, rust.session(&rulegate_tests::limits()).quote(&three));
+    assert_eq!(
+        quoted,
+        rust.session(&rulegate_tests::limits()).quote(&three)
+    );
     // The SDK's log reaches the host.
     let mut session = typescript.session(&rulegate_tests::limits());
     session
