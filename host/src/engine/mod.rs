@@ -143,11 +143,7 @@ pub trait AsyncSession: Send {
     /// (contract 0.2.0), so the cart enters the module once; by default `tax`, then
     /// `shipping-options`.
     fn quote<'a>(&'a mut self, cart: &'a Cart) -> Quoting<'a> {
-        Box::pin(async move {
-            let tax = self.tax(cart).await;
-            let shipping = self.shipping_options(cart).await;
-            Quoted { shipping, tax }
-        })
+        Box::pin(in_two_calls(self, cart))
     }
 
     /// What the session has used so far.
@@ -174,6 +170,13 @@ pub trait AsyncSession: Send {
             }
         }
     }
+}
+
+/// A quote as two decisions: `tax`, then `shipping-options`.
+async fn in_two_calls<S: AsyncSession + ?Sized>(session: &mut S, cart: &Cart) -> Quoted {
+    let tax = session.tax(cart).await;
+    let shipping = session.shipping_options(cart).await;
+    Quoted { shipping, tax }
 }
 
 /// A shared, type-erased rule set.

@@ -324,7 +324,7 @@ impl AsyncSession for WasmSession<'_> {
     fn quote<'a>(&'a mut self, cart: &'a Cart) -> Quoting<'a> {
         Box::pin(async move {
             let Some(export) = self.rules.prepared.exports.quote else {
-                return self.each(cart).await;
+                return super::in_two_calls(self, cart).await;
             };
             match self.call(export, cart).await {
                 Ok(quote) => Quoted {
@@ -340,21 +340,12 @@ impl AsyncSession for WasmSession<'_> {
                 // The call failed as a whole (trap, fuel, memory): each decision again
                 // on its own, on a fresh instance and budget, so one's failure does not
                 // cost the other its answer.
-                Err(_) => self.each(cart).await,
+                Err(_) => super::in_two_calls(self, cart).await,
             }
         })
     }
 
     fn usage(&self) -> &Usage {
         &self.usage
-    }
-}
-
-impl WasmSession<'_> {
-    /// `tax`, then `shipping-options`: a quote as two calls.
-    async fn each(&mut self, cart: &Cart) -> Quoted {
-        let tax = self.tax(cart).await;
-        let shipping = self.shipping_options(cart).await;
-        Quoted { shipping, tax }
     }
 }
