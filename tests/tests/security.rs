@@ -137,6 +137,34 @@ fn slow_oversized_and_trickling_requests_are_cut_off() {
             .contains("at most 8192")
     );
 
+    // What hyper cannot parse it refuses itself; the refusal carries the JSON body too.
+    for (case, bytes) in [
+        ("a malformed request line", &b"GARBAGE\r\n\r\n"[..]),
+        (
+            "a header line without a colon",
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+        ),
+    ] {
+        let mut raw = TcpStream::connect(server.address).unwrap();
+        raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        raw.write_all(bytes).unwrap();
+        let mut answer = String::new();
+        let _ = raw.read_to_string(&mut answer);
+        assert!(answer.starts_with("HTTP/1.1 400"), "{case}: {answer}");
+        assert!(
+            answer.contains("content-type: application/json"),
+            "{case}: {answer}"
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(body["error"], "bad_request", "{case}: {answer}");
+        assert!(body["message"].as_str().unwrap().contains("malformed"));
+    }
+    assert_eq!(
+        http::request(server.address, "GET", "/healthz", &[], b"").status,
+        200
+    );
+
     // A body that trickles: 408 at the request deadline.
     let mut trickle = TcpStream::connect(server.address).unwrap();
     trickle

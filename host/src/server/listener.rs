@@ -1,6 +1,7 @@
 //! The HTTP/1.1 connection loop under every listener, with the limits a server on the
 //! internet needs: a deadline for a request's headers (slow-loris clients), a cap on
-//! header count and size (431), a deadline for the whole request, and a bounded
+//! header count and size (431), a JSON body on the refusals hyper makes itself (see
+//! `unparsed`), a deadline for the whole request, and a bounded
 //! graceful shutdown: stop accepting, let in-flight requests finish within the grace
 //! period, then close what is left.
 
@@ -14,6 +15,8 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+
+use super::unparsed::Unparsed;
 
 /// The `[http]` table: limits of every listener.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -99,7 +102,8 @@ pub async fn serve(
                         // larger, only cut off what that layer would never see.
                         .max_headers(settings.max_headers.saturating_mul(4))
                         .max_buf_size(settings.max_header_bytes.saturating_mul(4).max(8192));
-                    let connection = builder.serve_connection(TokioIo::new(stream), service);
+                    let connection =
+                        builder.serve_connection(TokioIo::new(Unparsed::new(stream)), service);
                     tokio::pin!(connection);
                     tokio::select! {
                         _ = connection.as_mut() => {}

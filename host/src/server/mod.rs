@@ -14,6 +14,7 @@ pub mod listener;
 mod messenger;
 mod refusals;
 mod state;
+mod unparsed;
 
 use std::net::SocketAddr;
 use std::time::Instant;
