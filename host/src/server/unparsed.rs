@@ -156,6 +156,10 @@ mod tests {
         assert!(head.contains(&format!("content-length: {}", body.len())));
         let body: serde_json::Value = serde_json::from_str(body).unwrap();
         assert_eq!(body["error"], "bad_request");
+        let too_large = b"HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n";
+        let refusal = String::from_utf8(with_body(too_large).unwrap()).unwrap();
+        assert!(refusal.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"));
+        assert!(refusal.ends_with(r#""error":"request_header_fields_too_large","message":"the request line and headers are too large"}"#), "{refusal}");
 
         for other in [
             // The router's own answers have a body and a content type.
