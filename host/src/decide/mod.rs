@@ -257,23 +257,18 @@ async fn run_session(
     wanted: &[DecisionKind],
 ) -> (Vec<Outcome>, Usage) {
     let mut session = rules.session_async(limits, long_calls);
-    let quoted = wanted.contains(&DecisionKind::Shipping) && wanted.contains(&DecisionKind::Tax);
+    let both = wanted.contains(&DecisionKind::Shipping) && wanted.contains(&DecisionKind::Tax);
+    let mut quoted = false;
     let mut outcomes = Vec::with_capacity(wanted.len());
     for &kind in wanted {
-        match kind {
-            DecisionKind::Shipping | DecisionKind::Tax if quoted => {
-                if outcomes
-                    .iter()
-                    .any(|outcome: &Outcome| outcome.kind() == kind)
-                {
-                    continue;
-                }
-                let quote = session.quote(cart).await;
-                outcomes.push(Outcome::Tax(quote.tax));
-                outcomes.push(Outcome::Shipping(quote.shipping));
+        if both && matches!(kind, DecisionKind::Shipping | DecisionKind::Tax) {
+            // The first of the two asks for both; the second is already answered.
+            if !std::mem::replace(&mut quoted, true) {
+                outcomes.extend(session.quote(cart).await.outcomes());
             }
-            kind => outcomes.push(session.decide(kind, cart).await),
+            continue;
         }
+        outcomes.push(session.decide(kind, cart).await);
     }
     (outcomes, session.usage().clone())
 }
@@ -374,6 +369,63 @@ mod tests {
         assert!(
             matches!(verdict.answer, Ok(Verdict::Reject(ref r)) if r.message == DEFAULT_MESSAGE)
         );
+    }
+
+    /// Rules whose quote answers and whose shipping and tax decisions on their own
+    /// decline: what a callback gets shows which it asked.
+    struct QuoteOnly(Usage);
+
+    impl RuleSet for QuoteOnly {
+        fn id(&self) -> &str {
+            "native:quote-only"
+        }
+        fn session_async(&self, _limits: &Limits, _: &LongCalls) -> Box<dyn AsyncSession + '_> {
+            Box::new(QuoteOnly(Usage::default()))
+        }
+    }
+
+    impl AsyncSession for QuoteOnly {
+        fn shipping_options<'a>(&'a mut self, _: &'a Cart) -> Deciding<'a, Vec<ShippingOption>> {
+            Box::pin(async { Ok(Err(RuleError::CannotDecide("asked alone".into()))) })
+        }
+        fn tax<'a>(&'a mut self, _: &'a Cart) -> Deciding<'a, TaxDecision> {
+            Box::pin(async { Ok(Err(RuleError::CannotDecide("asked alone".into()))) })
+        }
+        fn validate<'a>(&'a mut self, _: &'a Cart) -> Deciding<'a, Verdict> {
+            Box::pin(async { Ok(Ok(Verdict::Approve)) })
+        }
+        fn quote<'a>(&'a mut self, _: &'a Cart) -> crate::engine::Quoting<'a> {
+            Box::pin(async {
+                crate::engine::Quoted {
+                    shipping: Ok(Ok(Vec::new())),
+                    tax: Ok(Ok(TaxDecision {
+                        line_rates: Vec::new(),
+                        separate: Vec::new(),
+                    })),
+                }
+            })
+        }
+        fn usage(&self) -> &Usage {
+            &self.0
+        }
+    }
+
+    #[tokio::test]
+    async fn shipping_and_tax_together_are_asked_as_one_quote() {
+        let mut decider = decider(Duration::ZERO, Duration::from_secs(5), Policy::default());
+        decider.rules = Arc::new(QuoteOnly(Usage::default()));
+        let decisions = decider.decide(cart(), &DecisionKind::ALL).await;
+        assert_eq!(decisions.fallbacks().count(), 0);
+        assert_eq!(decisions.shipping.unwrap().answer, Ok(Vec::new()));
+        assert!(decisions.tax.unwrap().answer.is_ok());
+        assert_eq!(decisions.verdict.unwrap().answer, Ok(Verdict::Approve));
+        // Either one alone is its own decision.
+        let decisions = decider.decide(cart(), &[DecisionKind::Tax]).await;
+        assert_eq!(
+            decisions.tax.unwrap().fallback.unwrap().kind(),
+            "cannot-decide"
+        );
+        assert!(decisions.shipping.is_none());
     }
 
     #[tokio::test]

@@ -124,6 +124,13 @@ pub struct Quoted {
     pub tax: Result<Decided<TaxDecision>, EngineError>,
 }
 
+impl Quoted {
+    /// Each half as the outcome of its decision: `tax`, then `shipping-options`.
+    pub fn outcomes(self) -> [Outcome; 2] {
+        [Outcome::Tax(self.tax), Outcome::Shipping(self.shipping)]
+    }
+}
+
 /// A [`Quoted`] in progress.
 pub type Quoting<'a> = Pin<Box<dyn Future<Output = Quoted> + Send + 'a>>;
 

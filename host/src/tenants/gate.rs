@@ -12,7 +12,7 @@ use anyhow::Context;
 use super::ActivationError;
 use super::store::Store;
 use super::tenant::Tenant;
-use crate::engine::{Engine, EngineError, Limits, ModuleHash, Outcome, SharedRuleSet};
+use crate::engine::{Engine, EngineError, Limits, ModuleHash, SharedRuleSet};
 use crate::model::{Cart, DecisionKind};
 use crate::signature::{Refusal, Signatures, Signers};
 use crate::strict;
@@ -140,8 +140,7 @@ impl Gate<'_> {
                 answers.push(outcome);
             }
             // A quote must answer as the two decisions do on their own.
-            let quoted = session.quote(cart);
-            for outcome in [Outcome::Tax(quoted.tax), Outcome::Shipping(quoted.shipping)] {
+            for outcome in session.quote(cart).outcomes() {
                 if let Some(error) = outcome.error() {
                     return Err(failed(name, "quote", error));
                 }
